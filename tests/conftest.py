@@ -1,0 +1,29 @@
+"""Shared fixtures. Fashion-MNIST is never downloaded in a test: the mirrors are emptied,
+and the files come from Debian's package ``dataset-fashion-mnist``."""
+
+from pathlib import Path
+
+import pytest
+
+from d2l_hpo import fashion_files
+
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_downloads():
+    """Any attempt to download fails the test instead of reaching the network."""
+    saved = fashion_files.MIRRORS
+    fashion_files.MIRRORS = ()
+    yield
+    fashion_files.MIRRORS = saved
+
+
+@pytest.fixture(scope="session")
+def fashion_root(tmp_path_factory, no_downloads) -> Path:
+    """A data root staged from the Debian package, in torchvision's layout."""
+    if not all((DEBIAN_DIR / f"{n}.gz").is_file() for n in fashion_files.FILE_SHA256):
+        pytest.fail("apt-get install dataset-fashion-mnist (scripts/setup.sh does)")
+    root = tmp_path_factory.mktemp("data")
+    fashion_files.ensure_fashion_mnist(root, system_dirs=[DEBIAN_DIR])
+    return root

@@ -1,0 +1,163 @@
+"""Finding, staging, downloading and verifying the Fashion-MNIST files."""
+
+import gzip
+import http.server
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import torchvision
+
+from d2l_hpo.fashion_files import (
+    FILE_SHA256,
+    ChecksumError,
+    FashionMNISTNotFoundError,
+    ensure_fashion_mnist,
+    raw_folder,
+    sha256_of,
+)
+from tests.conftest import DEBIAN_DIR
+
+NAMES = list(FILE_SHA256)
+
+
+def test_staged_files_verify_and_stock_torchvision_finds_them(fashion_root):
+    raw = raw_folder(fashion_root)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(NAMES)
+    for name in NAMES:
+        assert sha256_of(raw / name) == FILE_SHA256[name]
+    # download=False: torchvision raises unless it finds every file it needs.
+    train = torchvision.datasets.FashionMNIST(fashion_root, train=True, download=False)
+    test = torchvision.datasets.FashionMNIST(fashion_root, train=False, download=False)
+    assert (len(train), len(test)) == (60000, 10000)
+
+
+def test_a_gz_in_the_root_is_used_before_the_system_copy(tmp_path):
+    raw = raw_folder(tmp_path)
+    raw.mkdir(parents=True)
+    for name in NAMES:
+        shutil.copy(DEBIAN_DIR / f"{name}.gz", raw / f"{name}.gz")
+    ensure_fashion_mnist(tmp_path, system_dirs=[], download=False)
+    assert all(sha256_of(raw / n) == FILE_SHA256[n] for n in NAMES)
+
+
+def test_truncated_gz_is_named_and_not_used(tmp_path):
+    source = tmp_path / "system"
+    source.mkdir()
+    for name in NAMES:
+        shutil.copy(DEBIAN_DIR / f"{name}.gz", source / f"{name}.gz")
+    data = (source / "train-labels-idx1-ubyte.gz").read_bytes()
+    (source / "train-labels-idx1-ubyte.gz").write_bytes(data[: len(data) // 2])
+    root = tmp_path / "root"
+    with pytest.raises(ChecksumError, match="train-labels-idx1-ubyte.gz.*checksum"):
+        ensure_fashion_mnist(root, system_dirs=[source], download=False)
+    assert not (raw_folder(root) / "train-labels-idx1-ubyte").exists()
+    assert not list(raw_folder(root).glob(".*"))  # no partial file left behind
+
+
+def test_corrupt_staged_file_is_named_with_its_checksum(tmp_path, fashion_root):
+    raw = raw_folder(tmp_path)
+    shutil.copytree(raw_folder(fashion_root), raw)
+    target = raw / "t10k-labels-idx1-ubyte"
+    data = bytearray(target.read_bytes())
+    data[100] ^= 1  # flip one bit of one label
+    target.write_bytes(bytes(data))
+    with pytest.raises(ChecksumError) as info:
+        ensure_fashion_mnist(tmp_path, system_dirs=[], download=False)
+    message = str(info.value)
+    assert str(target) in message
+    assert "SHA-256" in message and FILE_SHA256["t10k-labels-idx1-ubyte"] in message
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_no_data_and_no_network_names_the_three_ways(tmp_path):
+    mirror = f"http://127.0.0.1:{_closed_port()}/"
+    with pytest.raises(FashionMNISTNotFoundError) as info:
+        ensure_fashion_mnist(
+            tmp_path, system_dirs=[tmp_path / "none"], mirrors=[mirror], timeout=5,
+            progress=False,
+        )  # fmt: skip
+    message = str(info.value)
+    assert "FashionMNIST/raw" in message
+    assert "apt-get install dataset-fashion-mnist" in message
+    assert "download" in message and mirror in message
+
+
+class _Server:
+    """A file server on 127.0.0.1; `mode` makes it serve good, corrupt or cut-off files."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.mode, self.requests = folder, "good", []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests.append(self.path)
+                data = (outer.folder / self.path.lstrip("/")).read_bytes()
+                if outer.mode == "corrupt":
+                    data = gzip.compress(b"\0\0\x08\x01not fashion-mnist")
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2] if outer.mode == "cut" else data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = _Server(DEBIAN_DIR)
+    yield s
+    s.close()
+
+
+def test_download_from_a_mirror_verifies_and_stages(tmp_path, server):
+    raw = ensure_fashion_mnist(
+        tmp_path, system_dirs=[], mirrors=[server.url], progress=False
+    )
+    assert sorted(server.requests) == sorted(f"/{n}.gz" for n in NAMES)
+    assert all(sha256_of(raw / n) == FILE_SHA256[n] for n in NAMES)
+    assert all((raw / f"{n}.gz").is_file() for n in NAMES)  # torchvision's layout
+    torchvision.datasets.FashionMNIST(tmp_path, train=False, download=False)
+
+
+@pytest.mark.parametrize("mode", ["corrupt", "cut"])
+def test_a_bad_download_leaves_nothing_to_trust(tmp_path, server, mode):
+    server.mode = mode
+    expected = ChecksumError if mode == "corrupt" else FashionMNISTNotFoundError
+    with pytest.raises(expected, match="train-images-idx3-ubyte"):
+        ensure_fashion_mnist(tmp_path, system_dirs=[], mirrors=[server.url], progress=False)
+    leftovers = list(raw_folder(tmp_path).iterdir())
+    assert leftovers == []
+    # A later run with a good mirror starts clean and succeeds.
+    server.mode = "good"
+    ensure_fashion_mnist(tmp_path, system_dirs=[], mirrors=[server.url], progress=False)
+
+
+def test_a_second_mirror_is_tried_after_a_corrupt_one(tmp_path, server):
+    bad = _Server(DEBIAN_DIR)
+    bad.mode = "corrupt"
+    try:
+        raw = ensure_fashion_mnist(
+            tmp_path, system_dirs=[], mirrors=[bad.url, server.url], progress=False
+        )
+    finally:
+        bad.close()
+    assert len(bad.requests) == 4 and len(server.requests) == 4
+    assert all(sha256_of(raw / n) == FILE_SHA256[n] for n in NAMES)
