@@ -198,5 +198,7 @@ def ensure_fashion_mnist(
             continue
         if not download:
             raise _not_found(root, system_dirs, f"{name} is missing; download=False")
-        _fetch(name, raw, MIRRORS if mirrors is None else mirrors, timeout, progress, root, system_dirs)
+        _fetch(
+            name, raw, MIRRORS if mirrors is None else mirrors, timeout, progress, root, system_dirs
+        )
     return raw

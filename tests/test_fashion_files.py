@@ -128,9 +128,7 @@ def server():
 
 
 def test_download_from_a_mirror_verifies_and_stages(tmp_path, server):
-    raw = ensure_fashion_mnist(
-        tmp_path, system_dirs=[], mirrors=[server.url], progress=False
-    )
+    raw = ensure_fashion_mnist(tmp_path, system_dirs=[], mirrors=[server.url], progress=False)
     assert sorted(server.requests) == sorted(f"/{n}.gz" for n in NAMES)
     assert all(sha256_of(raw / n) == FILE_SHA256[n] for n in NAMES)
     assert all((raw / f"{n}.gz").is_file() for n in NAMES)  # torchvision's layout
