@@ -3,7 +3,8 @@
 Built on the real ``d2l`` package: `HPOTrainer` is a ``d2l.Trainer`` and
 `FashionMNIST` a ``d2l.DataModule``. Modules have one job each: `data` and
 `fashion_files` (the data set), `training` (trainer and objective), `space`
-(distributions), `search` (searchers and the trial loop), `plotting`.
+(distributions), `search` (searchers and the trial loop), `plotting`, and
+`notebook` (showing this code in the notebooks).
 """
 
 from d2l_hpo.data import FashionMNIST
@@ -12,6 +13,7 @@ from d2l_hpo.fashion_files import (
     FashionMNISTNotFoundError,
     ensure_fashion_mnist,
 )
+from d2l_hpo.notebook import show_source
 from d2l_hpo.plotting import plot_log_samples, plot_search
 from d2l_hpo.search import (
     GridSearcher,
@@ -58,4 +60,5 @@ __all__ = [
     "random_search",
     "run_search",
     "seed_everything",
+    "show_source",
 ]

@@ -12,6 +12,7 @@ import torchvision
 
 from d2l_hpo.fashion_files import (
     FILE_SHA256,
+    NO_DOWNLOAD_VARIABLE,
     ChecksumError,
     FashionMNISTNotFoundError,
     ensure_fashion_mnist,
@@ -77,7 +78,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_no_data_and_no_network_names_the_three_ways(tmp_path):
+def test_no_data_and_no_network_names_the_three_ways(tmp_path, loopback_downloads):
     mirror = f"http://127.0.0.1:{_closed_port()}/"
     with pytest.raises(FashionMNISTNotFoundError) as info:
         ensure_fashion_mnist(
@@ -121,7 +122,13 @@ class _Server:
 
 
 @pytest.fixture
-def server():
+def loopback_downloads(monkeypatch):
+    """Allow downloads in this test: its mirrors are servers on 127.0.0.1."""
+    monkeypatch.delenv(NO_DOWNLOAD_VARIABLE)
+
+
+@pytest.fixture
+def server(loopback_downloads):
     s = _Server(DEBIAN_DIR)
     yield s
     s.close()
@@ -159,3 +166,10 @@ def test_a_second_mirror_is_tried_after_a_corrupt_one(tmp_path, server):
         bad.close()
     assert len(bad.requests) == 4 and len(server.requests) == 4
     assert all(sha256_of(raw / n) == FILE_SHA256[n] for n in NAMES)
+
+
+def test_the_test_suite_forbids_downloads(tmp_path, server, monkeypatch):
+    monkeypatch.setenv(NO_DOWNLOAD_VARIABLE, "1")  # as conftest sets it for every test
+    with pytest.raises(FashionMNISTNotFoundError, match="downloads are off"):
+        ensure_fashion_mnist(tmp_path, system_dirs=[], mirrors=[server.url], progress=False)
+    assert server.requests == []
