@@ -1,7 +1,6 @@
 """Shared fixtures. Fashion-MNIST is never downloaded in a test: the mirrors are emptied,
 and the files come from Debian's package ``dataset-fashion-mnist``."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -9,9 +8,6 @@ import pytest
 from d2l_hpo import fashion_files
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-
-# Inherited by the kernels that nbval starts: notebooks may not download either.
-os.environ[fashion_files.NO_DOWNLOAD_VARIABLE] = "1"
 
 
 @pytest.fixture(autouse=True, scope="session")
