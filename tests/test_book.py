@@ -1,0 +1,151 @@
+"""The book builds with zero warnings, and its 19.1 page shows a reader what it should,
+checked in headless Chromium."""
+
+import http.server
+import subprocess
+import sys
+import threading
+from functools import partial
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+from studiolab import studiolab_url  # noqa: E402
+
+TOP = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = TOP / "_build" / "screenshots" / "what-is-hpo.png"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def repository() -> dict:
+    return yaml.safe_load((TOP / "_config.yml").read_text())["repository"]
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Build the book from the committed outputs, as scripts/book.sh does, into a temp dir."""
+    out = tmp_path_factory.mktemp("book")
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run(
+        [str(jupyter_book), "build", str(TOP), "--path-output", str(out), "-W", "--keep-going"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "build succeeded" in result.stdout and "WARNING" not in log
+    assert "Executing" not in log  # rendered from the committed outputs
+    return out / "_build" / "html"
+
+
+def test_studiolab_url_follows_the_documented_form():
+    assert studiolab_url("https://github.com/org/repo/", "main", "chapter19/x.ipynb") == (
+        "https://studiolab.sagemaker.aws/import/github/org/repo/blob/main/chapter19/x.ipynb"
+    )
+
+
+def test_the_build_renders_committed_outputs_without_executing(built_book):
+    html = (built_book / "chapter19" / "what-is-hpo.html").read_text()
+    notebook = nbformat.read(TOP / "chapter19" / "what-is-hpo.ipynb", as_version=4)
+    best = next(c for c in notebook.cells if c.source.startswith("best = results.best()"))
+    assert best.outputs[0]["text"].strip() in html
+
+
+@pytest.fixture(scope="session")
+def page(built_book, tmp_path_factory):
+    """The built 19.1 page, served on 127.0.0.1 and opened in headless Chromium."""
+    if not CHROMIUM.exists():
+        pytest.fail("apt-get install chromium (scripts/setup.sh does)")
+    from playwright.sync_api import sync_playwright
+
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    profile = tmp_path_factory.mktemp("chromium-profile")  # an empty --user-data-dir
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, chromium_sandbox=False,
+            args=FLAGS[1:], viewport={"width": 1300, "height": 1000},
+        )  # fmt: skip
+        page = context.new_page()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        page.goto(f"{base}/chapter19/what-is-hpo.html", wait_until="load")
+        page.base = base
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)  # a build artefact
+        yield page
+        context.close()
+    server.shutdown()
+
+
+def texts(page, selector: str) -> list[str]:
+    return [t.replace("#", "").strip() for t in page.locator(selector).all_inner_texts()]
+
+
+def test_title_and_headings(page):
+    assert page.title().startswith("19.1. What Is Hyperparameter Optimization?")
+    assert texts(page, "article h1") == ["19.1. What Is Hyperparameter Optimization?"]
+    assert texts(page, "article h2") == [
+        "19.1.1. The Optimization Problem", "19.1.2. Random Search",
+        "19.1.3. Summary", "19.1.4. Exercises",
+    ]  # fmt: skip
+    assert texts(page, "article h3") == [
+        "19.1.1.1. The Objective Function", "19.1.1.2. The Configuration Space",
+    ]  # fmt: skip
+
+
+def test_the_hyperparameter_table_is_rendered(page):
+    table = page.locator("article table", has_text="Hyperparameter Ranges")
+    assert table.count() == 1
+    assert texts(table, "thead th") == ["Name", "Type", "Hyperparameter Ranges", "log-scale"]
+    names = [n.strip() for n in table.locator("tbody tr td:first-child").all_inner_texts()]
+    assert names == ["learning rate", "batch size", "momentum", "activation function",
+                     "number of units", "number of layers"]  # fmt: skip
+
+
+def test_the_trial_table_and_the_figures_are_shown(page):
+    trials = page.locator("article table.dataframe")
+    assert trials.count() == 1
+    assert trials.locator("tbody tr").count() == 5
+    assert "learning_rate" in trials.inner_text() and "error" in trials.inner_text()
+    widths = page.evaluate(
+        "Array.from(document.querySelectorAll('article .cell_output img'))"
+        ".map(img => img.complete ? img.naturalWidth : 0)"
+    )
+    assert len(widths) == 2 and all(w > 0 for w in widths)
+
+
+def test_citations_link_to_bibliography_entries(page):
+    citations = page.locator("article a[href*='bibliography']")
+    assert citations.count() >= 14
+    assert "Bardenet" in page.locator("article").inner_text()
+    page.goto(f"{page.base}/book/bibliography.html")
+    entries = page.locator("article .citation, article dl.citation > dt")
+    text = page.locator("article").inner_text()
+    assert entries.count() >= 14
+    for expected in ("Collaborative hyperparameter tuning", "Dynamic programming",
+                     "Algorithms for hyper-parameter optimization", "Maclaurin"):  # fmt: skip
+        assert expected in text
+    page.goto(f"{page.base}/chapter19/what-is-hpo.html", wait_until="load")
+
+
+def test_launch_links_point_at_this_notebook(page):
+    repo = repository()
+    org_repo = repo["url"].removeprefix("https://github.com/")
+    path = "chapter19/what-is-hpo.ipynb"
+    hrefs = page.evaluate("Array.from(document.querySelectorAll('a')).map(a => a.href)")
+    colab = f"https://colab.research.google.com/github/{org_repo}/blob/{repo['branch']}/{path}"
+    assert colab in hrefs
+    assert studiolab_url(repo["url"], repo["branch"], path) in hrefs
+    assert any(h.endswith("_sources/chapter19/what-is-hpo.ipynb") for h in hrefs)  # download
+
+
+def test_a_screenshot_of_the_page_is_kept(page):
+    with Image.open(SCREENSHOT) as shot:
+        assert shot.width == 1300 and shot.height > 5000  # the whole page

@@ -1,0 +1,154 @@
+"""The notebooks: the code they show is the library's, their outputs are stored, and
+their text keeps the chapter's structure and citations with the extraction glitches fixed."""
+
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import d2l_hpo
+from d2l_hpo.notebook import source_markdown
+
+TOP = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((TOP / "chapter19").glob("*.ipynb"))
+WHAT_IS_HPO = TOP / "chapter19" / "what-is-hpo.ipynb"
+
+
+def cells(path, kind):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == kind]
+
+
+def resolve(expression: str):
+    """`HPOTrainer` or `d2l_hpo.search.run_search` to the library object it names."""
+    obj = d2l_hpo
+    for part in expression.removeprefix("d2l_hpo.").split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def test_there_are_notebooks():
+    assert WHAT_IS_HPO in NOTEBOOKS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_code_cell_has_a_stored_run(path):
+    for cell in cells(path, "code"):
+        assert cell.execution_count is not None, cell.source[:60]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_shown_code_is_the_librarys_current_source(path):
+    shown = 0
+    for cell in cells(path, "code"):
+        match = re.fullmatch(r"show_source\(([\w.]+)\)", cell.source.strip())
+        if not match:
+            continue
+        obj = resolve(match.group(1))
+        assert obj.__module__.startswith("d2l_hpo.")
+        markdown = [o["data"]["text/markdown"] for o in cell.outputs if "data" in o]
+        assert markdown == [source_markdown(obj)], f"re-run {path.name}: {match.group(1)}"
+        shown += 1
+    if path == WHAT_IS_HPO:
+        assert shown >= 5
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_define_no_second_copy_of_library_code(path):
+    library_names = {name for name in dir(d2l_hpo) if not name.startswith("_")}
+    for module in ("training", "search", "space", "data", "plotting"):
+        library_names |= set(vars(getattr(d2l_hpo, module)))
+    for cell in cells(path, "code"):
+        tree = ast.parse(cell.source)
+        defined = {
+            node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.ClassDef)
+        }
+        assert not defined & library_names, defined & library_names
+
+
+def test_install_cell_is_shared_and_uses_the_books_repository():
+    config = yaml.safe_load((TOP / "_config.yml").read_text())
+    installs = {path.name: cells(path, "code")[0].source for path in NOTEBOOKS}
+    assert len(set(installs.values())) == 1, "the notebooks' install cells differ"
+    install = next(iter(installs.values()))
+    assert f'REPOSITORY = "{config["repository"]["url"]}"' in install
+    assert '"--no-deps", "d2l==1.0.3"' in install
+    assert 'find_spec("d2l") is None' in install and 'find_spec("d2l_hpo") is None' in install
+
+
+def test_install_cell_prints_nothing_when_everything_is_present():
+    cell = cells(WHAT_IS_HPO, "code")[0]
+    assert cell.outputs == []
+
+
+def markdown_text(path) -> str:
+    return "\n".join(c.source for c in cells(path, "markdown"))
+
+
+def test_headings_mirror_the_chapter():
+    headings = re.findall(r"^(#+) (.+)$", markdown_text(WHAT_IS_HPO), flags=re.M)
+    assert headings == [
+        ("#", "19.1. What Is Hyperparameter Optimization?"),
+        ("##", "19.1.1. The Optimization Problem"),
+        ("###", "19.1.1.1. The Objective Function"),
+        ("###", "19.1.1.2. The Configuration Space"),
+        ("##", "19.1.2. Random Search"),
+        ("##", "19.1.3. Summary"),
+        ("##", "19.1.4. Exercises"),
+    ]
+
+
+def test_math_and_table_are_there_with_their_minus_signs():
+    text = markdown_text(WHAT_IS_HPO)
+    for formula in (
+        r"$f: \mathcal{X} \rightarrow \mathbb{R}$",
+        r"\mathbf{x}_{\star} \in \mathrm{argmin}_{\mathbf{x} \in \mathcal{X}} f(\mathbf{x})",
+        r"$y \sim f(\mathbf{x}) + \epsilon$",
+        r"$[10^{-6},10^{-1}]$",
+        "between $-4$ and $0$",
+    ):
+        assert formula in text
+    assert text.count("\n| ") >= 7  # the table: a header and six hyperparameters
+
+
+@pytest.mark.parametrize(
+    "glitch",
+    ["1e4", "trialanderror", "use the use the", "between 4 and 1", "1  accuracy",
+     "timeconsuming", "ruleofthumbs", "stateoftheart", "Elastic Cloud Compute"],
+)  # fmt: skip
+def test_extraction_glitches_are_fixed(glitch):
+    text = "\n".join(c.source for c in nbformat.read(WHAT_IS_HPO, 4).cells)
+    assert glitch not in text
+
+
+def bib_keys() -> set[str]:
+    return set(re.findall(r"^@\w+\{([^,]+),", (TOP / "book/references.bib").read_text(), re.M))
+
+
+def test_every_citation_is_in_the_bibliography_and_the_chapters_are_cited():
+    cited = set()
+    for path in NOTEBOOKS:
+        for keys in re.findall(r"\{cite:[pt]\}`([^`]+)`", markdown_text(path)):
+            cited |= {k.strip() for k in keys.split(",")}
+    assert cited <= bib_keys()
+    chapter = {
+        "bardenet2013collaborative", "feurer2022practical", "wistuba2018scalable",
+        "feurer2018hyperparameter", "elsken2018neural", "wistuba2019survey",
+        "hutter2019automated", "franceschi2017forward", "maclaurin2015gradient",
+        "baptista2018bayesian", "hutter2011sequential", "jenatton2017bayesian",
+        "bellman1966dynamic", "bergstra2011algorithms",
+    }  # fmt: skip
+    assert chapter <= cited
+
+
+def test_the_search_runs_the_chapters_setting_and_shows_its_results():
+    code = "\n".join(c.source for c in cells(WHAT_IS_HPO, "code"))
+    assert 'config_space = {"learning_rate": stats.loguniform(1e-4, 1)}' in code
+    assert "num_trials=5" in code
+    search = next(c for c in cells(WHAT_IS_HPO, "code") if "random_search(" in c.source)
+    lines = "".join(o.get("text", "") for o in search.outputs).splitlines()
+    assert len(lines) == 5 and all(re.fullmatch(
+        r"Trial \d: learning_rate = [\d.e-]+ -> validation error 0\.\d{4}", line
+    ) for line in lines)  # fmt: skip
