@@ -34,7 +34,11 @@ from d2l_hpo.space import (
     check_config_space,
     mlp_config_space,
 )
-from d2l_hpo.training import HPOTrainer, hpo_objective_softmax_classification
+from d2l_hpo.training import (
+    HPOTrainer,
+    hpo_objective_softmax_classification,
+    train_softmax_classification,
+)
 
 __all__ = [
     "Categorical",
@@ -61,4 +65,5 @@ __all__ = [
     "run_search",
     "seed_everything",
     "show_source",
+    "train_softmax_classification",
 ]

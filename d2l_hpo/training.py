@@ -91,29 +91,39 @@ def learning_rate_of(config: Mapping) -> float:
     return float(value)
 
 
-def hpo_objective_softmax_classification(
+def train_softmax_classification(
     config: Mapping,
     max_epochs: int = 8,
     *,
     val_fraction: float | None = None,
     split_seed: int = 0,
     root: str = "../data",
-) -> float:
-    """Train softmax regression on Fashion-MNIST with `config`; return validation error.
+) -> HPOTrainer:
+    """Train softmax regression on Fashion-MNIST with `config`, as section 19.1 does.
 
-    As in section 19.1: ``SoftmaxRegression(num_outputs=10, lr=...)`` trained
-    with batch size 16 (or ``config["batch_size"]``) for `max_epochs` epochs.
-    With `val_fraction`, it validates on a held-out split of the training
-    images instead of the test set.
+    ``SoftmaxRegression(num_outputs=10, lr=...)``, batch size 16 (or
+    ``config["batch_size"]``), `max_epochs` epochs. With `val_fraction`, a share of
+    the training images is held out for validation instead of the test set. Returns
+    the trainer, with the trained model in ``trainer.model`` and the data module in
+    ``trainer.data``.
     """
     learning_rate = learning_rate_of(config)
     trainer = HPOTrainer(max_epochs=max_epochs)
-    data = FashionMNIST(
+    trainer.data = FashionMNIST(
         batch_size=int(config.get("batch_size", 16)),
         root=root,
         val_fraction=val_fraction,
         split_seed=split_seed,
     )
     model = d2l.SoftmaxRegression(num_outputs=10, lr=learning_rate)
-    trainer.fit(model=model, data=data)
-    return trainer.validation_error()
+    trainer.fit(model=model, data=trainer.data)
+    return trainer
+
+
+def hpo_objective_softmax_classification(config: Mapping, max_epochs: int = 8, **data) -> float:
+    """The objective of section 19.1: the validation error after training with `config`.
+
+    `data` options (`val_fraction`, `split_seed`, `root`) go to
+    `train_softmax_classification`.
+    """
+    return train_softmax_classification(config, max_epochs, **data).validation_error()
