@@ -1,6 +1,8 @@
 """Shared fixtures. Fashion-MNIST is never downloaded in a test: the mirrors are emptied,
 and the files come from Debian's package ``dataset-fashion-mnist``."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,15 @@ def fashion_root(tmp_path_factory, no_downloads) -> Path:
     root = tmp_path_factory.mktemp("data")
     fashion_files.ensure_fashion_mnist(root, system_dirs=[DEBIAN_DIR])
     return root
+
+
+def build_book(source: Path, out: Path) -> Path:
+    """Build a book as scripts/book.sh does (warnings are errors); return its html folder."""
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jupyter_book), "build", str(source), "--path-output", str(out)]
+    result = subprocess.run([*command, "-W", "--keep-going"], capture_output=True, text=True)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-6000:]
+    assert "build succeeded" in result.stdout and "WARNING" not in log
+    assert "Executing" not in log  # rendered from the committed outputs
+    return out / "_build" / "html"

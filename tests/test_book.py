@@ -2,7 +2,6 @@
 checked in headless Chromium."""
 
 import http.server
-import subprocess
 import sys
 import threading
 from functools import partial
@@ -15,6 +14,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
 from studiolab import studiolab_url  # noqa: E402
+
+from tests.conftest import build_book  # noqa: E402
 
 TOP = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,18 +30,8 @@ def repository() -> dict:
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
-    """Build the book from the committed outputs, as scripts/book.sh does, into a temp dir."""
-    out = tmp_path_factory.mktemp("book")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run(
-        [str(jupyter_book), "build", str(TOP), "--path-output", str(out), "-W", "--keep-going"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    log = result.stdout + result.stderr
-    assert "build succeeded" in result.stdout and "WARNING" not in log
-    assert "Executing" not in log  # rendered from the committed outputs
-    return out / "_build" / "html"
+    """The book built from the committed outputs, as scripts/book.sh does, in a temp dir."""
+    return build_book(TOP, tmp_path_factory.mktemp("book"))
 
 
 def test_studiolab_url_follows_the_documented_form():
@@ -63,8 +54,11 @@ def page(built_book, tmp_path_factory):
         pytest.fail("apt-get install chromium (scripts/setup.sh does)")
     from playwright.sync_api import sync_playwright
 
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
-    handler.log_message = lambda *args: None
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = partial(QuietHandler, directory=str(built_book))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     profile = tmp_path_factory.mktemp("chromium-profile")  # an empty --user-data-dir
@@ -149,3 +143,20 @@ def test_launch_links_point_at_this_notebook(page):
 def test_a_screenshot_of_the_page_is_kept(page):
     with Image.open(SCREENSHOT) as shot:
         assert shot.width == 1300 and shot.height > 5000  # the whole page
+
+
+def test_solutions_are_hidden_until_opened(page):
+    page.goto(f"{page.base}/chapter19/what-is-hpo-solutions.html", wait_until="load")
+    solutions = page.locator("article .solution.dropdown")
+    assert solutions.count() == 3
+    first = solutions.first
+    answer = first.get_by_text("Why this is a problem").first
+    assert not answer.is_visible()
+    first.locator(".admonition-title").click()
+    answer.wait_for(state="visible", timeout=5000)
+    figures = page.evaluate(
+        "Array.from(document.querySelectorAll('article .solution img'))"
+        ".map(img => img.complete ? img.naturalWidth : 0)"
+    )
+    assert len(figures) == 3 and all(w > 0 for w in figures)
+    page.goto(f"{page.base}/chapter19/what-is-hpo.html", wait_until="load")

@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from d2l import torch as d2l
 
 import d2l_hpo
 from d2l_hpo.notebook import source_markdown
@@ -22,9 +23,11 @@ def cells(path, kind):
 
 
 def resolve(expression: str):
-    """`HPOTrainer` or `d2l_hpo.search.run_search` to the library object it names."""
-    obj = d2l_hpo
-    for part in expression.removeprefix("d2l_hpo.").split("."):
+    """`HPOTrainer`, `d2l_hpo.search.run_search` or `d2l.Trainer` to the object it names."""
+    obj, parts = d2l_hpo, expression.removeprefix("d2l_hpo.").split(".")
+    if parts[0] == "d2l":
+        obj, parts = d2l, parts[1:]
+    for part in parts:
         obj = getattr(obj, part)
     return obj
 
@@ -47,7 +50,7 @@ def test_shown_code_is_the_librarys_current_source(path):
         if not match:
             continue
         obj = resolve(match.group(1))
-        assert obj.__module__.startswith("d2l_hpo.")
+        assert obj.__module__.startswith(("d2l_hpo.", "d2l.torch"))
         markdown = [o["data"]["text/markdown"] for o in cell.outputs if "data" in o]
         assert markdown == [source_markdown(obj)], f"re-run {path.name}: {match.group(1)}"
         shown += 1
