@@ -106,3 +106,18 @@ def test_read_idx_rejects_what_is_not_idx(tmp_path, fashion_root):
     path.write_bytes(good[:-1])
     with pytest.raises(ValueError, match="size does not match"):
         read_idx(path)
+
+
+def test_visualize_draws_a_row_of_labelled_images(fashion_root):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    data = FashionMNIST(batch_size=8, root=fashion_root)
+    batch = next(iter(data.val_dataloader()))
+    data.visualize(batch)
+    axes = plt.gcf().axes
+    assert len(axes) == 8
+    assert [ax.get_title() for ax in axes] == data.text_labels(batch[1])
+    plt.close("all")
