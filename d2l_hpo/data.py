@@ -54,10 +54,11 @@ def load_split(root: str | os.PathLike, train: bool) -> tuple[torch.Tensor, torc
     for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
         path = (raw / f"{prefix}-{kind}").resolve()
         if path not in _DECODED:
-            _DECODED[path] = read_idx(path)
+            decoded = read_idx(path)
+            _DECODED[path] = decoded.long() if kind.startswith("labels") else decoded
         tensors.append(_DECODED[path])
     images, labels = tensors
-    return images, labels.long()
+    return images, labels
 
 
 class ImageSet(torch.utils.data.Dataset):

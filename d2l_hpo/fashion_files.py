@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -100,7 +101,8 @@ def _stage_from_gzip(gz: Path | str, name: str, raw: Path, source: str) -> None:
             except (OSError, EOFError) as err:  # truncated or not gzip at all
                 raise ChecksumError(
                     f"{source}: cannot decompress {name}.gz ({err}); the SHA-256 "
-                    "checksum cannot match, so the file was not used."
+                    "checksum cannot match, so the file was not used. Delete it and "
+                    "run again."
                 ) from err
         _check(tmp, name, source)
         os.replace(tmp, raw / name)
@@ -190,19 +192,40 @@ def ensure_fashion_mnist(
     raw = raw_folder(root)
     system_dirs = [Path(d) for d in system_dirs]
     for name in FILE_SHA256:
+        bad_copies: list[ChecksumError] = []
         target = raw / name
         if target.exists():
-            _check(target, name, target)
-            continue
+            try:
+                _check(target, name, target)
+                continue
+            except ChecksumError as err:  # replaced below by a verified copy, if any
+                bad_copies.append(err)
         local = [raw / f"{name}.gz"] + [d / f"{name}.gz" for d in system_dirs]
-        found = next((p for p in local if p.is_file()), None)
-        if found is not None:
-            _stage_from_gzip(found, name, raw, str(found))
-            continue
-        if not download or os.environ.get(NO_DOWNLOAD_VARIABLE) == "1":
-            why = f"{name} is missing and downloads are off"
-            raise _not_found(root, system_dirs, why)
-        _fetch(
-            name, raw, MIRRORS if mirrors is None else mirrors, timeout, progress, root, system_dirs
-        )
+        if not _stage_from_first_good(name, raw, [p for p in local if p.is_file()], bad_copies):
+            allowed = download and os.environ.get(NO_DOWNLOAD_VARIABLE) != "1"
+            try:
+                if not allowed:
+                    why = f"{name} is missing and downloads are off"
+                    raise _not_found(root, system_dirs, why)
+                mirrors = MIRRORS if mirrors is None else mirrors
+                _fetch(name, raw, mirrors, timeout, progress, root, system_dirs)
+            except FashionMNISTNotFoundError:
+                if bad_copies:  # say what is wrong with the copies there are
+                    raise bad_copies[0] from None
+                raise
+        for err in bad_copies:
+            warnings.warn(f"{err} A verified copy is used instead.", stacklevel=2)
     return raw
+
+
+def _stage_from_first_good(
+    name: str, raw: Path, candidates: Sequence[Path], bad_copies: list[ChecksumError]
+) -> bool:
+    """Stage `name` from the first candidate ``.gz`` that verifies; note the others."""
+    for gz in candidates:
+        try:
+            _stage_from_gzip(gz, name, raw, str(gz))
+            return True
+        except ChecksumError as err:
+            bad_copies.append(err)
+    return False

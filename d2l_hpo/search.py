@@ -12,7 +12,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,16 +64,18 @@ class RandomSearcher(Searcher):
 class GridSearcher(Searcher):
     """Walks the Cartesian product of the values listed for each hyperparameter."""
 
-    def __init__(self, grid: Mapping[str, Sequence[Any]]):
+    def __init__(self, grid: Mapping[str, Iterable[Any]]):
         if not grid:
             raise ValueError("the grid has no hyperparameters")
+        self.grid = {}
         for name, values in grid.items():
-            if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+            if isinstance(values, str) or not isinstance(values, Iterable):
                 raise ValueError(
-                    f"hyperparameter {name!r}: a grid needs a non-empty list of values, "
-                    f"got {values!r}"
+                    f"hyperparameter {name!r}: a grid needs a list of values, got {values!r}"
                 )
-        self.grid = {name: list(values) for name, values in grid.items()}
+            self.grid[name] = list(values)
+            if not self.grid[name]:
+                raise ValueError(f"hyperparameter {name!r}: the grid has no values")
         self._configs: Iterator[tuple] = itertools.product(*self.grid.values())
 
     def __len__(self) -> int:
@@ -153,10 +155,16 @@ def run_search(
 ) -> SearchResults:
     """Evaluate up to `num_trials` configurations of `searcher`, one after another.
 
+    With ``num_trials=None`` it runs until the searcher has no more configurations,
+    which suits a finite searcher such as `GridSearcher`; a searcher is consumed by
+    the search, like an iterator.
+
     Each trial starts from `trial_seed(seed, trial_id)`, so a search is
     reproducible and a trial's result does not depend on the trials before
     it. With `progress`, it prints a line per trial as it starts and ends.
     """
+    if num_trials is None and isinstance(searcher, RandomSearcher):
+        raise ValueError("random search needs num_trials: its searcher never runs out")
     if num_trials is not None and num_trials < 1:
         raise ValueError(f"num_trials must be at least 1, got {num_trials}")
     results = SearchResults()
@@ -195,7 +203,7 @@ def random_search(
 
 def grid_search(
     objective: Objective,
-    grid: Mapping[str, Sequence[Any]],
+    grid: Mapping[str, Iterable[Any]],
     seed: int = 0,
     *,
     progress: bool = True,

@@ -56,8 +56,7 @@ class IntUniform:
     def grid(self, num: int) -> list[int]:
         """At most `num` distinct integers, equispaced on the scale, both ends included."""
         self.check()
-        space = np.geomspace if self.log else np.linspace
-        return sorted({int(round(v)) for v in space(self.low, self.high, num)})
+        return sorted({int(round(v)) for v in equispaced(self.low, self.high, num, self.log)})
 
 
 class IntLogUniform(IntUniform):
@@ -89,7 +88,7 @@ class Categorical:
     """One of a finite list of choices, equally likely."""
 
     def __init__(self, choices: Sequence[Any]):
-        self.choices = tuple(choices)
+        self.choices = (choices,) if isinstance(choices, str) else tuple(choices)
 
     def __repr__(self) -> str:
         return f"Categorical({list(self.choices)!r})"
@@ -97,6 +96,8 @@ class Categorical:
     def check(self) -> None:
         if not self.choices:
             raise ValueError("Categorical([]): needs at least one choice")
+        if len(self.choices) == 1 and isinstance(self.choices[0], str):
+            raise ValueError(f"{self!r}: choices must be a list, such as ['tanh', 'relu']")
 
     def rvs(self, size: int | None = None, random_state: RandomState = None):
         self.check()
@@ -132,14 +133,26 @@ def is_log_scale(dist: Any) -> bool:
     return bool(getattr(dist, "log", False))
 
 
+def equispaced(low: float, high: float, num: int, log: bool) -> np.ndarray:
+    """`num` values from `low` to `high`, equispaced on a linear or a log scale.
+
+    A single value is the middle of the range (on its scale), not its lower end.
+    """
+    if num == 1:
+        return np.array([math.sqrt(low * high) if log else (low + high) / 2])
+    return (np.geomspace if log else np.linspace)(low, high, num)
+
+
 def grid_values(dist: Any, num: int) -> list[Any]:
     """`num` values equispaced over a distribution's range, log-spaced on a log scale."""
     if num < 1:
         raise ValueError(f"a grid needs at least one point per hyperparameter, got {num}")
     if _is_scipy_frozen(dist):
         low, high = _scipy_bounds(dist)
-        space = np.geomspace if is_log_scale(dist) else np.linspace
-        return [float(v) for v in space(low, high, num)]
+        values = equispaced(low, high, num, is_log_scale(dist))
+        if isinstance(dist.dist, stats.rv_discrete):  # integers: no 3.5 from randint(1, 7)
+            return sorted({int(round(v)) for v in values})
+        return [float(v) for v in values]
     return dist.grid(num)
 
 

@@ -110,7 +110,7 @@ def train_softmax_classification(
     learning_rate = learning_rate_of(config)
     trainer = HPOTrainer(max_epochs=max_epochs)
     trainer.data = FashionMNIST(
-        batch_size=int(config.get("batch_size", 16)),
+        batch_size=config.get("batch_size", 16),
         root=root,
         val_fraction=val_fraction,
         split_seed=split_seed,

@@ -22,6 +22,7 @@ import yaml
 TOP = Path(__file__).resolve().parents[1]
 SOURCES = ["_config.yml", "_toc.yml", "book", "chapter19"]
 SOLUTION_TAG = "solution"
+MARKER = ".student-edition"  # marks a folder this script wrote, and may replace
 
 
 def is_omitted(notebook) -> bool:
@@ -50,10 +51,23 @@ def prune_toc(entries: list, omitted: set[str]) -> list:
 
 
 def write_student_edition(out: Path) -> dict[str, int]:
-    """Write the sources to `out`; return, per notebook kept, the solution cells removed."""
+    """Write the sources to `out`; return, per notebook kept, the solution cells removed.
+
+    `out` must be new, or a folder that this script wrote before: it is replaced.
+    """
+    out = out.resolve()
+    if (
+        out == TOP
+        or TOP.is_relative_to(out)
+        or any(out.is_relative_to(TOP / name) for name in SOURCES)
+    ):
+        raise ValueError(f"{out}: the student edition must not overwrite the book's sources")
     if out.exists():
+        if not (out / MARKER).exists():
+            raise ValueError(f"{out} exists and was not written by this script; choose another")
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    (out / MARKER).write_text("Written by scripts/student_edition.py; replaced on each run.\n")
     for name in SOURCES:
         source = TOP / name
         if source.is_dir():

@@ -9,7 +9,7 @@ import pytest
 
 from d2l_hpo import fashion_files
 
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+DEBIAN_DIR = fashion_files.SYSTEM_DIRS[0]  # where Debian's package puts the files
 
 
 @pytest.fixture(autouse=True, scope="session")

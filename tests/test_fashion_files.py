@@ -2,6 +2,7 @@
 
 import gzip
 import http.server
+import os
 import shutil
 import socket
 import threading
@@ -35,13 +36,43 @@ def test_staged_files_verify_and_stock_torchvision_finds_them(fashion_root):
     assert (len(train), len(test)) == (60000, 10000)
 
 
-def test_a_gz_in_the_root_is_used_before_the_system_copy(tmp_path):
+def corrupt_copies(folder: Path) -> Path:
+    """Write a corrupt ``.gz`` of each file into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in NAMES:
+        (folder / f"{name}.gz").write_bytes(gzip.compress(b"not fashion-mnist"))
+    return folder
+
+
+def test_a_gz_in_the_root_is_used_before_the_system_copy(tmp_path, recwarn):
     raw = raw_folder(tmp_path)
     raw.mkdir(parents=True)
     for name in NAMES:
         shutil.copy(DEBIAN_DIR / f"{name}.gz", raw / f"{name}.gz")
-    ensure_fashion_mnist(tmp_path, system_dirs=[], download=False)
+    corrupt = corrupt_copies(tmp_path / "system")  # would fail if it were read
+    ensure_fashion_mnist(tmp_path, system_dirs=[corrupt], download=False)
     assert all(sha256_of(raw / n) == FILE_SHA256[n] for n in NAMES)
+    assert len(recwarn) == 0
+
+
+def test_a_corrupt_gz_in_the_root_is_passed_over_with_a_warning(tmp_path):
+    raw = corrupt_copies(raw_folder(tmp_path))
+    with pytest.warns(UserWarning) as warned:
+        ensure_fashion_mnist(tmp_path, system_dirs=[DEBIAN_DIR], download=False)
+    messages = [str(w.message) for w in warned]
+    assert len(messages) == 4
+    for name, message in zip(NAMES, messages, strict=True):
+        assert message.startswith(f"{raw / name}.gz: ") and "verified copy" in message
+    assert all(sha256_of(raw / n) == FILE_SHA256[n] for n in NAMES)
+
+
+def test_a_corrupt_staged_file_is_replaced_by_a_verified_copy(tmp_path, fashion_root):
+    raw = raw_folder(tmp_path)
+    shutil.copytree(raw_folder(fashion_root), raw)
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\0" * 100)
+    with pytest.warns(UserWarning, match="t10k-labels-idx1-ubyte.*SHA-256"):
+        ensure_fashion_mnist(tmp_path, system_dirs=[DEBIAN_DIR], download=False)
+    assert sha256_of(raw / "t10k-labels-idx1-ubyte") == FILE_SHA256["t10k-labels-idx1-ubyte"]
 
 
 def test_truncated_gz_is_named_and_not_used(tmp_path):
@@ -169,7 +200,9 @@ def test_a_second_mirror_is_tried_after_a_corrupt_one(tmp_path, server):
 
 
 def test_the_test_suite_forbids_downloads(tmp_path, server, monkeypatch):
-    monkeypatch.setenv(NO_DOWNLOAD_VARIABLE, "1")  # as conftest sets it for every test
+    assert server.requests == []
+    monkeypatch.undo()  # the variable as conftest.py set it for every test and kernel
+    assert os.environ[NO_DOWNLOAD_VARIABLE] == "1"
     with pytest.raises(FashionMNISTNotFoundError, match="downloads are off"):
         ensure_fashion_mnist(tmp_path, system_dirs=[], mirrors=[server.url], progress=False)
     assert server.requests == []

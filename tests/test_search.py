@@ -71,6 +71,13 @@ def test_equispaced_grid_covers_each_range():
     assert len(GridSearcher(grid)) == 18
 
 
+def test_a_grid_may_be_any_iterable_of_values():
+    searcher = GridSearcher({"learning_rate": np.logspace(-3, -1, 3), "depth": range(1, 3)})
+    assert len(searcher) == 6
+    configs = [searcher.sample_configuration() for _ in range(7)]
+    assert configs[0] == {"learning_rate": 1e-3, "depth": 1} and configs[6] is None
+
+
 @pytest.mark.parametrize(
     "grid", [{}, {"learning_rate": []}, {"learning_rate": "0.1"}, {"learning_rate": 0.1}]
 )
@@ -112,5 +119,7 @@ def test_progress_prints_one_line_per_trial(capsys):
 def test_bad_search_arguments():
     with pytest.raises(ValueError, match="num_trials"):
         random_search(quadratic, SPACE, num_trials=0)
+    with pytest.raises(ValueError, match="never runs out"):
+        run_search(quadratic, RandomSearcher(SPACE), num_trials=None)
     with pytest.raises(ValueError, match="'batch_size'"):
         random_search(quadratic, {**SPACE, "batch_size": IntLogUniform(256, 8)}, 3)

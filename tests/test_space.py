@@ -81,7 +81,8 @@ def test_categorical_returns_only_its_choices_equally_often():
     ("dist", "message"),
     [(IntLogUniform(256, 8), "low < high"), (IntUniform(3, 3), "low < high"),
      (IntLogUniform(0, 8), "low > 0"), (IntUniform(1.5, 3), "integers"),
-     (Categorical([]), "at least one choice"), (stats.loguniform(1, 1e-4), "low < high"),
+     (Categorical([]), "at least one choice"), (Categorical("relu"), "must be a list"),
+     (stats.loguniform(1, 1e-4), "low < high"),
      (stats.uniform(0, 0), "low < high"), (stats.norm(), "finite bounds"),
      ([1, 2, 3], "not a distribution")],
 )  # fmt: skip
@@ -119,3 +120,11 @@ def test_grid_values_are_equispaced_on_the_scale():
     assert grid_values(Categorical(["tanh", "relu"]), 3) == ["tanh", "relu"]
     with pytest.raises(ValueError, match="at least one point"):
         grid_values(IntUniform(1, 3), 0)
+
+
+def test_grids_of_one_point_take_the_middle_and_discrete_scipy_grids_are_integers():
+    assert np.allclose(grid_values(stats.loguniform(1e-4, 1), 1), [1e-2])
+    assert grid_values(stats.uniform(0, 1), 1) == [0.5]
+    assert grid_values(IntLogUniform(8, 512), 1) == [64]
+    assert grid_values(stats.randint(1, 7), 3) == [1, 4, 6]
+    assert all(type(v) is int for v in grid_values(stats.randint(1, 7), 3))

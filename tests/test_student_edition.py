@@ -80,3 +80,14 @@ def test_student_edition_builds_without_warnings_or_solutions(student_sources, t
     for page, text in pages.items():
         assert 'class="solution' not in text and "Solution to" not in text, page
         assert "tag_solution" not in text, page
+
+
+def test_it_refuses_to_overwrite_what_it_did_not_write(tmp_path, student_sources):
+    for forbidden in (TOP, TOP / "chapter19", TOP.parent):
+        with pytest.raises(ValueError, match="must not overwrite"):
+            write_student_edition(forbidden)
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(ValueError, match="not written by this script"):
+        write_student_edition(tmp_path / "mine")
+    out, _ = student_sources
+    assert write_student_edition(out) == {"chapter19/what-is-hpo": 1}  # its own: replaced

@@ -8,7 +8,11 @@ from d2l import torch as d2l
 
 from d2l_hpo.data import FashionMNIST, load_split
 from d2l_hpo.search import GridSearcher, run_search
-from d2l_hpo.training import HPOTrainer, hpo_objective_softmax_classification
+from d2l_hpo.training import (
+    HPOTrainer,
+    hpo_objective_softmax_classification,
+    train_softmax_classification,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +71,19 @@ def test_objective_is_seeded_and_returns_a_float(fashion_root):
     assert type(first) is float and first == again and 0.1 < first < 0.3
 
 
-def test_objective_can_validate_on_held_out_training_images(fashion_root):
+def test_training_can_validate_on_held_out_training_images(fashion_root):
     torch.manual_seed(1)
-    error = hpo_objective_softmax_classification(
-        {"learning_rate": 0.1, "batch_size": 256}, max_epochs=1, root=fashion_root,
-        val_fraction=0.2,
-    )  # fmt: skip
-    assert 0.1 < error < 0.3 and error * 12000 == round(error * 12000)
+    config = {"learning_rate": 0.1, "batch_size": 256}
+    trainer = train_softmax_classification(config, 1, root=fashion_root, val_fraction=0.2)
+    assert (len(trainer.data.train), len(trainer.data.val)) == (48000, 12000)
+    held_out = trainer.validation_error()
+    test = trainer.validation_error(trainer.data.test_dataloader())
+    assert 0.1 < held_out < 0.3 and 0.1 < test < 0.3 and held_out != test
+    torch.manual_seed(1)  # the objective is the same training, scored on held-out images
+    assert (
+        hpo_objective_softmax_classification(config, 1, root=fashion_root, val_fraction=0.2)
+        == held_out
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,10 +92,12 @@ def test_objective_can_validate_on_held_out_training_images(fashion_root):
      ({"learning_rate": 0}, "got 0"), ({"learning_rate": -0.1}, "got -0.1"),
      ({"learning_rate": math.nan}, "got nan"), ({"learning_rate": math.inf}, "got inf"),
      ({"learning_rate": "0.1"}, "got '0.1'"), ({"learning_rate": None}, "got None"),
-     ({"learning_rate": True}, "got True")],
+     ({"learning_rate": True}, "got True"),
+     ({"learning_rate": 0.1, "batch_size": 16.9}, "batch_size"),
+     ({"learning_rate": 0.1, "batch_size": 0}, "batch_size")],
 )  # fmt: skip
 def test_bad_learning_rates_name_key_and_value(config, shown):
-    with pytest.raises(ValueError, match="learning_rate") as info:
+    with pytest.raises(ValueError, match="learning_rate|batch_size") as info:
         hpo_objective_softmax_classification(config, max_epochs=1)
     assert shown in str(info.value)
 
