@@ -88,16 +88,19 @@ class Categorical:
     """One of a finite list of choices, equally likely."""
 
     def __init__(self, choices: Sequence[Any]):
-        self.choices = (choices,) if isinstance(choices, str) else tuple(choices)
+        # A string is kept as given, so that `check` can reject it by name instead
+        # of sampling its characters.
+        self.choices = choices if isinstance(choices, str) else tuple(choices)
 
     def __repr__(self) -> str:
-        return f"Categorical({list(self.choices)!r})"
+        shown = self.choices if isinstance(self.choices, str) else list(self.choices)
+        return f"Categorical({shown!r})"
 
     def check(self) -> None:
+        if isinstance(self.choices, str):
+            raise ValueError(f"{self!r}: choices must be a list, such as ['tanh', 'relu']")
         if not self.choices:
             raise ValueError("Categorical([]): needs at least one choice")
-        if len(self.choices) == 1 and isinstance(self.choices[0], str):
-            raise ValueError(f"{self!r}: choices must be a list, such as ['tanh', 'relu']")
 
     def rvs(self, size: int | None = None, random_state: RandomState = None):
         self.check()

@@ -75,6 +75,9 @@ def test_categorical_returns_only_its_choices_equally_often():
     assert set(samples) == {"tanh", "relu"}
     assert stats.chisquare([samples.count("tanh"), samples.count("relu")]).pvalue > 0.01
     assert dist.rvs(random_state=0) in ("tanh", "relu")
+    single = Categorical(["relu"])  # one choice is a valid, if dull, space
+    check_config_space({"activation": single})
+    assert single.rvs(size=3, random_state=0) == ["relu"] * 3
 
 
 @pytest.mark.parametrize(
