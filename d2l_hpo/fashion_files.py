@@ -67,19 +67,23 @@ def sha256_of(path: Path) -> str:
 _VERIFIED: set[tuple[Path, int, int]] = set()
 
 
+def _verified_key(path: Path) -> tuple[Path, int, int]:
+    """What identifies a file's content for `_VERIFIED`: its path, size and mtime."""
+    stat = path.stat()
+    return (path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
 def _check(path: Path, name: str, source: Path | str) -> None:
     """Raise `ChecksumError` naming `source` unless `path` holds file `name`.
 
     A file verified once is not hashed again in this process while its size
     and modification time stay the same.
     """
-    stat = path.stat()
-    key = (path.resolve(), stat.st_size, stat.st_mtime_ns)
-    if key in _VERIFIED:
+    if _verified_key(path) in _VERIFIED:
         return
     actual = sha256_of(path)
     if actual == FILE_SHA256[name]:
-        _VERIFIED.add(key)
+        _VERIFIED.add(_verified_key(path))
     else:
         raise ChecksumError(
             f"{source}: SHA-256 checksum failed for {name} (expected "
@@ -106,6 +110,7 @@ def _stage_from_gzip(gz: Path | str, name: str, raw: Path, source: str) -> None:
                 ) from err
         _check(tmp, name, source)
         os.replace(tmp, raw / name)
+        _VERIFIED.add(_verified_key(raw / name))  # just checked: no need to hash it again
     finally:
         tmp.unlink(missing_ok=True)
 

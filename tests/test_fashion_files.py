@@ -206,3 +206,18 @@ def test_the_test_suite_forbids_downloads(tmp_path, server, monkeypatch):
     with pytest.raises(FashionMNISTNotFoundError, match="downloads are off"):
         ensure_fashion_mnist(tmp_path, system_dirs=[], mirrors=[server.url], progress=False)
     assert server.requests == []
+
+
+def test_staged_files_are_not_hashed_again_in_the_same_process(tmp_path, monkeypatch):
+    from d2l_hpo import fashion_files
+
+    ensure_fashion_mnist(tmp_path, system_dirs=[DEBIAN_DIR], download=False)
+    hashed = []
+    monkeypatch.setattr(fashion_files, "sha256_of", lambda p: hashed.append(p) or "")
+    ensure_fashion_mnist(tmp_path, system_dirs=[DEBIAN_DIR], download=False)
+    assert hashed == []
+    target = raw_folder(tmp_path) / "t10k-labels-idx1-ubyte"
+    target.write_bytes(target.read_bytes())  # a new mtime: verified afresh
+    with pytest.raises(ChecksumError):
+        ensure_fashion_mnist(tmp_path, system_dirs=[], download=False)
+    assert hashed == [target]
