@@ -18,6 +18,7 @@ import torch
 from d2l import torch as d2l
 from torchvision.transforms import functional as TF
 
+from d2l_hpo.checks import integer
 from d2l_hpo.fashion_files import ensure_fashion_mnist
 
 TEXT_LABELS = (
@@ -139,10 +140,9 @@ class FashionMNIST(d2l.DataModule):
         val_fraction: float | None = None,
         split_seed: int = 0,
     ):
+        integer(batch_size, "batch_size", minimum=1)
         super().__init__(root=root, num_workers=0)
         self.save_hyperparameters()
-        if not (isinstance(batch_size, int | np.integer) and batch_size >= 1):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         train_images, train_labels = load_split(root, train=True)
         test_images, test_labels = load_split(root, train=False)
         self.test = ImageSet(test_images, test_labels, resize)

@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -36,7 +37,14 @@ MIRRORS = (
 #: Where Debian's and Ubuntu's ``dataset-fashion-mnist`` package installs them.
 SYSTEM_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 
+#: Seconds that one connection or one read may wait for the server.
 DOWNLOAD_TIMEOUT_SECONDS = 30.0
+#: Seconds that all downloads of one call may take together, mirrors included, so
+#: that a mirror that never answers or trickles bytes cannot hold a reader forever.
+DOWNLOAD_DEADLINE_SECONDS = 300.0
+#: A temporary ``.part`` file untouched for this long was left by a killed process
+#: (a live download writes at least once per timeout), so it is removed.
+STALE_PART_SECONDS = 2 * DOWNLOAD_TIMEOUT_SECONDS
 
 #: Set to 1 (as the test suite does, for notebook kernels too) to forbid downloads.
 NO_DOWNLOAD_VARIABLE = "D2L_HPO_NO_DOWNLOAD"
@@ -50,9 +58,13 @@ class ChecksumError(ValueError):
     """A Fashion-MNIST file does not have the published content."""
 
 
+class DataFolderNotWritableError(PermissionError):
+    """The files must be staged in a folder that this user cannot write to."""
+
+
 def raw_folder(root: str | os.PathLike) -> Path:
     """The folder in which torchvision (and so ``d2l.FashionMNIST``) looks."""
-    return Path(root) / "FashionMNIST" / "raw"
+    return Path(root).expanduser() / "FashionMNIST" / "raw"
 
 
 def sha256_of(path: Path) -> str:
@@ -92,11 +104,38 @@ def _check(path: Path, name: str, source: Path | str) -> None:
         )
 
 
+def _temporary_file(folder: Path, name: str) -> tuple[int, Path]:
+    """A new ``.part`` file in `folder`, readable by all (0644) like the file it becomes.
+
+    A folder this user cannot write to raises `DataFolderNotWritableError`, which
+    says what to do instead.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    except PermissionError as err:
+        raise DataFolderNotWritableError(
+            f"Fashion-MNIST must be staged in {folder}, which this user cannot write to "
+            f"({err.strerror}). Pass a root you can write to, such as "
+            "FashionMNIST(root='~/data'), or ask the folder's owner to run this once."
+        ) from err
+    os.fchmod(fd, 0o644)  # mkstemp's 0600 would lock out the other users of a shared root
+    return fd, Path(tmp_name)
+
+
+def _remove_stale_parts(raw: Path) -> None:
+    """Remove ``.part`` files that a killed download or staging left behind."""
+    for part in raw.glob(".*.part"):
+        try:
+            if time.time() - part.stat().st_mtime > STALE_PART_SECONDS:
+                part.unlink()
+        except OSError:  # gone already, or not ours to remove: harmless either way
+            pass
+
+
 def _stage_from_gzip(gz: Path | str, name: str, raw: Path, source: str) -> None:
     """Decompress `gz` into ``raw/name``, verified, atomically (all or nothing)."""
-    raw.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=raw, prefix=f".{name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    fd, tmp = _temporary_file(raw, name)
     try:
         with os.fdopen(fd, "wb") as out:
             try:
@@ -115,14 +154,25 @@ def _stage_from_gzip(gz: Path | str, name: str, raw: Path, source: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _download(url: str, dest: Path, timeout: float) -> None:
-    """Fetch `url` into `dest` through a temporary file: all or nothing."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    tmp = Path(tmp_name)
+def _download(url: str, dest: Path, timeout: float, deadline: float) -> None:
+    """Fetch `url` into `dest` through a temporary file: all or nothing.
+
+    Each connection and read waits at most `timeout` seconds, and the transfer
+    stops with `TimeoutError` once ``time.monotonic()`` passes `deadline`.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("no time left before the download deadline")
+    fd, tmp = _temporary_file(dest.parent, dest.name)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            shutil.copyfileobj(response, out, 1 << 20)
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(url, timeout=min(timeout, remaining)) as response,
+        ):
+            while chunk := response.read1(1 << 16):  # returns what one read brings
+                out.write(chunk)
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the download deadline passed before it finished")
             expected = response.headers.get("Content-Length")
             if expected is not None and out.tell() != int(expected):
                 raise OSError(f"incomplete download: {out.tell()} of {expected} bytes")
@@ -136,6 +186,7 @@ def _fetch(
     raw: Path,
     mirrors: Sequence[str],
     timeout: float,
+    deadline: float,
     progress: bool,
     root: Path,
     system_dirs: Sequence[Path],
@@ -149,12 +200,14 @@ def _fetch(
         if progress:
             print(f"Downloading {url}", flush=True)
         try:
-            _download(url, gz, timeout)
+            _download(url, gz, timeout, deadline)
             _stage_from_gzip(gz, name, raw, url)
             return
         except ChecksumError as err:
             gz.unlink(missing_ok=True)
             bad_copy = err
+        except DataFolderNotWritableError:
+            raise
         except (urllib.error.URLError, OSError, ValueError) as err:
             errors.append(f"{url}: {err}")
     if bad_copy is not None:
@@ -180,22 +233,26 @@ def ensure_fashion_mnist(
     root: str | os.PathLike = "../data",
     *,
     download: bool = True,
-    system_dirs: Sequence[str | os.PathLike] = SYSTEM_DIRS,
+    system_dirs: Sequence[str | os.PathLike] | None = None,
     mirrors: Sequence[str] | None = None,
     timeout: float = DOWNLOAD_TIMEOUT_SECONDS,
+    deadline: float = DOWNLOAD_DEADLINE_SECONDS,
     progress: bool = True,
 ) -> Path:
     """Return ``root/FashionMNIST/raw`` holding the four verified IDX files.
 
     Missing files are staged there (decompressed, as torchvision expects them,
     so stock ``d2l.FashionMNIST`` finds them too) from a ``.gz`` already in that
-    folder, from one of `system_dirs`, or downloaded from `mirrors` (by
-    default the module's `MIRRORS`, looked up at call time so that tests can
-    empty it).
+    folder, from one of `system_dirs`, or downloaded from `mirrors`. Both default
+    to the module's `SYSTEM_DIRS` and `MIRRORS`, looked up at call time so that
+    they can be changed. All downloads of the call share one `deadline` in seconds.
     """
-    root = Path(root)
+    root = Path(root).expanduser()
     raw = raw_folder(root)
-    system_dirs = [Path(d) for d in system_dirs]
+    system_dirs = [Path(d) for d in (SYSTEM_DIRS if system_dirs is None else system_dirs)]
+    download_deadline = time.monotonic() + deadline
+    if raw.is_dir():
+        _remove_stale_parts(raw)
     for name in FILE_SHA256:
         bad_copies: list[ChecksumError] = []
         target = raw / name
@@ -213,7 +270,7 @@ def ensure_fashion_mnist(
                     why = f"{name} is missing and downloads are off"
                     raise _not_found(root, system_dirs, why)
                 mirrors = MIRRORS if mirrors is None else mirrors
-                _fetch(name, raw, mirrors, timeout, progress, root, system_dirs)
+                _fetch(name, raw, mirrors, timeout, download_deadline, progress, root, system_dirs)
             except FashionMNISTNotFoundError:
                 if bad_copies:  # say what is wrong with the copies there are
                     raise bad_copies[0] from None

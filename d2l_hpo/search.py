@@ -4,14 +4,21 @@ The split follows Syne Tune: a searcher only decides *what* to try next
 (`sample_configuration`) and learns from results (`update`), while the loop
 that runs trials, seeds them, times them and records them is shared. Later
 sections add searchers and schedulers without touching the trial records.
+
+No trial is lost: one that raises or returns something other than a finite,
+non-negative number is recorded as failed and the search goes on, and Ctrl-C
+ends the search with every finished trial kept. `SearchResults.record` is the
+one place a finished trial goes, so a journal on disk can extend it.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import random
 import time
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,19 +27,34 @@ import numpy as np
 import pandas as pd
 import torch
 
+from d2l_hpo.checks import integer
 from d2l_hpo.space import check_config_space, grid_values, sample_config
 
 Objective = Callable[[dict], float]
 
 
+COMPLETED, FAILED = "completed", "failed"
+
+
 @dataclass(frozen=True)
 class Trial:
-    """One evaluated configuration: what was tried, what it scored, how long it took."""
+    """One evaluated configuration: what was tried, what it scored, how long it took.
+
+    A failed trial has ``status == "failed"``, a NaN `error`, and in `message` the
+    type and text of what went wrong (`traceback` has the full traceback, if any).
+    """
 
     trial_id: int
     config: dict
     error: float
     runtime: float  # seconds of wall-clock time
+    status: str = COMPLETED
+    message: str = ""
+    traceback: str = field(default="", repr=False, compare=False)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
 
 
 class Searcher:
@@ -55,7 +77,7 @@ class RandomSearcher(Searcher):
     def __init__(self, config_space: Mapping[str, Any], seed: int = 0):
         check_config_space(config_space)
         self.config_space = dict(config_space)
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(integer(seed, "seed", minimum=0))
 
     def sample_configuration(self) -> dict:
         return sample_config(self.config_space, self.rng)
@@ -106,26 +128,46 @@ def trial_seed(search_seed: int, trial_id: int) -> int:
 
 @dataclass
 class SearchResults:
-    """The trials of a search, in the order they finished."""
+    """The trials of a search, in the order they finished, failed ones included.
+
+    `interrupted` is true when Ctrl-C ended the search before its budget was spent.
+    """
 
     trials: list[Trial] = field(default_factory=list)
+    interrupted: bool = False
 
     def __len__(self) -> int:
         return len(self.trials)
 
+    def record(self, trial: Trial) -> None:
+        """Keep a finished or failed trial (the one place where trials are added)."""
+        self.trials.append(trial)
+
+    @property
+    def failed(self) -> list[Trial]:
+        return [t for t in self.trials if t.failed]
+
+    def summary(self) -> str:
+        """How many trials completed and failed, and whether the search was interrupted."""
+        done = len(self.trials) - len(self.failed)
+        text = f"{len(self.trials)} trials: {done} completed, {len(self.failed)} failed"
+        return text + (" (interrupted)" if self.interrupted else "")
+
     def to_dataframe(self) -> pd.DataFrame:
-        """One row per trial: its id, each hyperparameter, the error and the runtime."""
+        """One row per trial: its id, each hyperparameter, error, status and runtime."""
         rows = [
-            {"trial_id": t.trial_id, **t.config, "error": t.error, "runtime": t.runtime}
+            {"trial_id": t.trial_id, **t.config, "error": t.error, "status": t.status,
+             "runtime": t.runtime}
             for t in self.trials
-        ]
+        ]  # fmt: skip
         return pd.DataFrame(rows).set_index("trial_id") if rows else pd.DataFrame()
 
     def best(self) -> Trial:
-        """The trial with the lowest error (the first of equals); NaN errors never win."""
-        scored = [t for t in self.trials if not math.isnan(t.error)]
+        """The completed trial with the lowest error (the first of equals)."""
+        scored = [t for t in self.trials if not t.failed and not math.isnan(t.error)]
         if not scored:
-            raise ValueError("no trial has finished with an error to compare")
+            why = f"; the first failure: {self.failed[0].message}" if self.failed else ""
+            raise ValueError(f"no trial has completed with an error to compare{why}")
         return min(scored, key=lambda t: t.error)
 
     @property
@@ -133,9 +175,30 @@ class SearchResults:
         return self.best().config
 
     def incumbent_trajectory(self) -> np.ndarray:
-        """The lowest error seen after each trial (NaN until one has a number)."""
-        errors = np.array([t.error for t in self.trials], dtype=float)
+        """The lowest error seen after each trial (NaN until one has completed)."""
+        errors = np.array([math.nan if t.failed else t.error for t in self.trials], dtype=float)
         return np.fmin.accumulate(errors) if len(errors) else errors
+
+
+def checked_error(value: Any, trial_id: int | None = None) -> float:
+    """An objective's result as a float, or `ValueError` saying what is wrong with it.
+
+    Accepted: a real number, or a tensor or array with one element, that is finite and
+    not negative (an error rate or a loss). Refused: `bool`, NaN, infinities, negative
+    numbers, strings, None and anything with more than one element.
+    """
+    returned = "the objective returned" if trial_id is None else f"trial {trial_id} returned"
+    if hasattr(value, "numel") or isinstance(value, np.ndarray):  # a tensor or an array
+        size = value.numel() if hasattr(value, "numel") else value.size
+        if size != 1:
+            raise ValueError(f"{returned} {size} numbers instead of one")
+        value = value.item()
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{returned} {value!r}, not a number")
+    error = float(value)
+    if not math.isfinite(error) or error < 0:
+        raise ValueError(f"{returned} {error}, not a finite number >= 0")
+    return error
 
 
 def format_config(config: Mapping[str, Any]) -> str:
@@ -152,6 +215,7 @@ def run_search(
     *,
     seed: int = 0,
     progress: bool = True,
+    results: SearchResults | None = None,
 ) -> SearchResults:
     """Evaluate up to `num_trials` configurations of `searcher`, one after another.
 
@@ -161,30 +225,59 @@ def run_search(
 
     Each trial starts from `trial_seed(seed, trial_id)`, so a search is
     reproducible and a trial's result does not depend on the trials before
-    it. With `progress`, it prints a line per trial as it starts and ends.
+    it. A trial that raises, or returns anything but a finite number >= 0, is
+    recorded as failed and the search goes on. Ctrl-C ends the search: the trial
+    it cut short is dropped, the finished ones are returned, marked `interrupted`.
+    Trials are added to `results` if given (numbered after the ones it holds),
+    so a caller who holds it keeps them whatever happens. With `progress`, it
+    prints a line per trial as it starts and ends, and a summary.
     """
+    if num_trials is not None:
+        num_trials = integer(num_trials, "num_trials", minimum=1)
+    seed = integer(seed, "seed", minimum=0)
     if num_trials is None and isinstance(searcher, RandomSearcher):
         raise ValueError("random search needs num_trials: its searcher never runs out")
-    if num_trials is not None and num_trials < 1:
-        raise ValueError(f"num_trials must be at least 1, got {num_trials}")
-    results = SearchResults()
-    for trial_id in itertools.count():
-        if num_trials is not None and trial_id >= num_trials:
-            break
-        config = searcher.sample_configuration()
-        if config is None:
-            break
+    results = SearchResults() if results is None else results
+    first_id = len(results)
+    try:
+        for trial_id in itertools.count(first_id):
+            if num_trials is not None and trial_id >= first_id + num_trials:
+                break
+            config = searcher.sample_configuration()
+            if config is None:
+                break
+            trial = run_trial(objective, config, trial_id, seed, progress)
+            if not trial.failed:
+                searcher.update(config, trial.error)
+            results.record(trial)
+    except KeyboardInterrupt:
+        results.interrupted = True
         if progress:
-            print(f"Trial {trial_id}: {format_config(config)}", end="", flush=True)
-        seed_everything(trial_seed(seed, trial_id))
-        start = time.perf_counter()
-        error = float(objective(config))
-        runtime = time.perf_counter() - start
-        if progress:
-            print(f" -> validation error {error:.4f}", flush=True)
-        searcher.update(config, error)
-        results.trials.append(Trial(trial_id, config, error, runtime))
+            print("\nInterrupted: the trial under way is dropped, the finished ones are kept.")
+    if progress:
+        print(f"Search done: {results.summary()}.", flush=True)
     return results
+
+
+def run_trial(objective: Objective, config: dict, trial_id: int, seed: int, progress: bool):
+    """Run one seeded, timed trial; an exception or a bad result makes it a failed trial."""
+    if progress:
+        print(f"Trial {trial_id}: {format_config(config)}", end="", flush=True)
+    seed_everything(trial_seed(seed, trial_id))
+    start = time.perf_counter()
+    try:
+        error = checked_error(objective(config), trial_id)
+    except Exception as err:  # any failure of a trial is recorded, and the search goes on
+        runtime = time.perf_counter() - start
+        message = f"{type(err).__name__}: {err}"
+        if progress:
+            print(f" -> failed: {message}", flush=True)
+        details = traceback.format_exc()
+        return Trial(trial_id, config, math.nan, runtime, FAILED, message, details)
+    runtime = time.perf_counter() - start
+    if progress:
+        print(f" -> validation error {error:.4f}", flush=True)
+    return Trial(trial_id, config, error, runtime)
 
 
 def random_search(

@@ -11,13 +11,17 @@ Bounds are checked by `check_config_space`, which names the hyperparameter.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
 RandomState = int | np.random.Generator | np.random.RandomState | None
+
+#: Integer bounds must lie within +-2**53, where float64 (in which a log scale is
+#: computed) still holds every integer exactly and int64 samples cannot overflow.
+MAX_INTEGER_BOUND = 2**53
 
 
 def _rng(random_state: RandomState) -> np.random.Generator | np.random.RandomState:
@@ -42,6 +46,8 @@ class IntUniform:
         for bound in (self.low, self.high):
             if not isinstance(bound, int | np.integer) or isinstance(bound, bool):
                 raise ValueError(f"{self!r}: bounds must be integers")
+            if abs(bound) > MAX_INTEGER_BOUND:
+                raise ValueError(f"{self!r}: bounds must lie within +-2**53, got {bound}")
         if not self.low < self.high:
             raise ValueError(f"{self!r}: needs low < high, got low={self.low}, high={self.high}")
         if self.log and self.low <= 0:
@@ -88,16 +94,18 @@ class Categorical:
     """One of a finite list of choices, equally likely."""
 
     def __init__(self, choices: Sequence[Any]):
-        # A string is kept as given, so that `check` can reject it by name instead
-        # of sampling its characters.
-        self.choices = choices if isinstance(choices, str) else tuple(choices)
+        # A string, or anything that is not a list of choices, is kept as given, so
+        # that `check` can reject it in the name of its hyperparameter instead of
+        # failing here or sampling a string's characters.
+        is_list = isinstance(choices, Iterable) and not isinstance(choices, str)
+        self.choices = tuple(choices) if is_list else choices
 
     def __repr__(self) -> str:
-        shown = self.choices if isinstance(self.choices, str) else list(self.choices)
+        shown = list(self.choices) if isinstance(self.choices, tuple) else self.choices
         return f"Categorical({shown!r})"
 
     def check(self) -> None:
-        if isinstance(self.choices, str):
+        if not isinstance(self.choices, tuple):
             raise ValueError(f"{self!r}: choices must be a list, such as ['tanh', 'relu']")
         if not self.choices:
             raise ValueError("Categorical([]): needs at least one choice")

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import torch
 from d2l import torch as d2l
 
+from d2l_hpo.checks import integer, positive_float
 from d2l_hpo.data import FashionMNIST
+
+#: Torch threads for training the chapter's small models. On two cores one thread
+#: is as fast as two at batch size 16, and many threads only add overhead to such
+#: tiny matrix products (benchmarks/threads.py). A fixed count also makes results
+#: independent of the reader's number of cores, since threads split sums differently.
+TRAINING_THREADS = 1
+
+
+@contextmanager
+def torch_threads(num_threads: int) -> Iterator[None]:
+    """Run the block with `num_threads` torch threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class HPOTrainer(d2l.Trainer):
@@ -18,13 +36,25 @@ class HPOTrainer(d2l.Trainer):
     It draws no progress board (a search runs many trials, and the animation
     costs time and floods the notebook), and it stops early when training
     diverges: `diverged` is then true and the validation error is that of a
-    constant prediction.
+    constant prediction. It trains and validates with `num_threads` torch threads.
     """
+
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, num_threads=TRAINING_THREADS):
+        super().__init__(max_epochs, num_gpus, gradient_clip_val)
+        self.num_threads = integer(num_threads, "num_threads", minimum=1)
 
     def prepare_model(self, model):
         super().prepare_model(model)
+        # d2l links model and trainer both ways; a weak link back lets a finished
+        # trial's trainer, data and model be freed at once, not at the next garbage
+        # collection (which let a search grow by a data set per trial).
+        model.trainer = weakref.proxy(self)
         model.plot = _no_plot  # d2l's board rebuilds a namedtuple on every step
         self.diverged = False
+
+    def fit(self, model, data):
+        with torch_threads(self.num_threads):
+            super().fit(model, data)
 
     def fit_epoch(self):
         """Train one epoch, or nothing once diverged.
@@ -50,9 +80,8 @@ class HPOTrainer(d2l.Trainer):
         measure the error on other data, such as a test set.
         """
         self.model.eval()
-        wrong, total = 0, 0
-        labels = []
-        with torch.no_grad():
+        wrong, total, labels = 0, 0, []
+        with torch_threads(self.num_threads), torch.no_grad():
             for batch in self.val_dataloader if dataloader is None else dataloader:
                 *inputs, y = self.prepare_batch(batch)
                 y_hat = self.model(*inputs)
@@ -77,18 +106,33 @@ def constant_prediction_error(labels: torch.Tensor) -> float:
     return 1.0 - counts.max().item() / labels.numel()
 
 
-def learning_rate_of(config: Mapping) -> float:
-    """``config["learning_rate"]`` as a float, or `ValueError` naming key and value."""
+#: The hyperparameters that 19.1's objective understands, with their defaults.
+SOFTMAX_HYPERPARAMETERS = {"learning_rate": None, "batch_size": 16}
+
+
+def softmax_hyperparameters(config: Mapping) -> tuple[float, int]:
+    """(learning rate, batch size) of a 19.1 configuration, checked before any training.
+
+    A `ValueError` names what is wrong: a missing learning rate, one that is not a
+    finite number > 0 within float32's range, a batch size that is not a positive
+    integer (`True` included), or a key the objective does not know (``batchsize``).
+    """
+    if not isinstance(config, Mapping):
+        raise ValueError(f"config must be a dict, got {config!r}")
+    unknown = sorted(set(config) - set(SOFTMAX_HYPERPARAMETERS), key=str)
+    if unknown:
+        raise ValueError(
+            f"config has unknown hyperparameters {unknown}; this objective accepts "
+            f"{list(SOFTMAX_HYPERPARAMETERS)}"
+        )
     if "learning_rate" not in config:
         raise ValueError(
             f"config has no 'learning_rate' (keys: {sorted(config)}); "
             "the objective needs a positive learning rate"
         )
-    value = config["learning_rate"]
-    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not is_number or math.isnan(value) or not value > 0 or math.isinf(value):
-        raise ValueError(f"config['learning_rate'] must be a finite number > 0, got {value!r}")
-    return float(value)
+    learning_rate = positive_float(config["learning_rate"], "config['learning_rate']")
+    batch_size = config.get("batch_size", SOFTMAX_HYPERPARAMETERS["batch_size"])
+    return learning_rate, integer(batch_size, "config['batch_size']", minimum=1)
 
 
 def train_softmax_classification(
@@ -107,10 +151,10 @@ def train_softmax_classification(
     the trainer, with the trained model in ``trainer.model`` and the data module in
     ``trainer.data``.
     """
-    learning_rate = learning_rate_of(config)
-    trainer = HPOTrainer(max_epochs=max_epochs)
+    learning_rate, batch_size = softmax_hyperparameters(config)
+    trainer = HPOTrainer(max_epochs=integer(max_epochs, "max_epochs", minimum=1))
     trainer.data = FashionMNIST(
-        batch_size=config.get("batch_size", 16),
+        batch_size=batch_size,
         root=root,
         val_fraction=val_fraction,
         split_seed=split_seed,

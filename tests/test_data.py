@@ -90,7 +90,9 @@ def test_drop_in_for_d2l_fashion_mnist(fashion_root, tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"val_fraction": 0.0}, "val_fraction"), ({"val_fraction": 1.5}, "val_fraction"),
-     ({"batch_size": 0}, "batch_size"), ({"val_fraction": 1e-6}, "empty split")],
+     ({"batch_size": 0}, "batch_size"), ({"val_fraction": 1e-6}, "empty split"),
+     ({"batch_size": True}, "batch_size must be a positive integer, got True"),
+     ({"batch_size": 16.0}, "batch_size must be a positive integer, got 16.0")],
 )  # fmt: skip
 def test_bad_arguments_are_named(fashion_root, kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -5,16 +5,21 @@ import http.server
 import os
 import shutil
 import socket
+import stat
+import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
 import torchvision
 
+from d2l_hpo import fashion_files
 from d2l_hpo.fashion_files import (
     FILE_SHA256,
     NO_DOWNLOAD_VARIABLE,
     ChecksumError,
+    DataFolderNotWritableError,
     FashionMNISTNotFoundError,
     ensure_fashion_mnist,
     raw_folder,
@@ -127,17 +132,28 @@ class _Server:
 
     def __init__(self, folder: Path):
         self.folder, self.mode, self.requests = folder, "good", []
+        self.release = threading.Event()  # ends stalled and trickling answers
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 outer.requests.append(self.path)
+                if outer.mode == "stall":  # accepts, never answers (for at most 10 s)
+                    outer.release.wait(10)
+                    return
                 data = (outer.folder / self.path.lstrip("/")).read_bytes()
                 if outer.mode == "corrupt":
                     data = gzip.compress(b"\0\0\x08\x01not fashion-mnist")
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if outer.mode == "trickle":  # a byte every 0.1 s, for at most 10 s
+                    for byte in data[:100]:
+                        if outer.release.wait(0.1):
+                            return
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    return
                 self.wfile.write(data[: len(data) // 2] if outer.mode == "cut" else data)
 
             def log_message(self, *args):
@@ -148,6 +164,7 @@ class _Server:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self):
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -221,3 +238,84 @@ def test_staged_files_are_not_hashed_again_in_the_same_process(tmp_path, monkeyp
     with pytest.raises(ChecksumError):
         ensure_fashion_mnist(tmp_path, system_dirs=[], download=False)
     assert hashed == [target]
+
+
+def test_staged_and_downloaded_files_are_readable_by_all(tmp_path, server):
+    raw = ensure_fashion_mnist(tmp_path / "a", system_dirs=[DEBIAN_DIR], download=False)
+    downloaded = ensure_fashion_mnist(
+        tmp_path / "b", system_dirs=[], mirrors=[server.url], progress=False
+    )
+    files = [raw / n for n in NAMES] + [downloaded / f"{n}.gz" for n in NAMES]
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o644}
+
+
+@pytest.fixture
+def unwritable(tmp_path):
+    """A folder this process cannot create anything in, even as root (immutable)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+    elif subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode:
+        pytest.skip("as root, an unwritable folder needs chattr +i, which this file system lacks")
+    yield folder
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    folder.chmod(0o755)
+
+
+def test_a_root_that_cannot_be_written_says_what_to_do(unwritable):
+    with pytest.raises(DataFolderNotWritableError) as info:
+        ensure_fashion_mnist(unwritable, system_dirs=[DEBIAN_DIR], download=False)
+    message = str(info.value)
+    assert str(raw_folder(unwritable)) in message and "root=" in message
+    assert isinstance(info.value, PermissionError)
+
+
+def test_a_root_that_cannot_be_written_stops_before_any_download(unwritable, server):
+    with pytest.raises(DataFolderNotWritableError):
+        ensure_fashion_mnist(unwritable, system_dirs=[], mirrors=[server.url], progress=False)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("mode", ["stall", "trickle"])
+def test_one_deadline_bounds_all_downloads(tmp_path, server, mode):
+    """A mirror that never answers, or trickles bytes, cannot hold the reader."""
+    server.mode = mode
+    second = _Server(DEBIAN_DIR)
+    second.mode = mode
+    start = time.monotonic()
+    try:
+        with pytest.raises(FashionMNISTNotFoundError, match="deadline|timed out"):
+            ensure_fashion_mnist(
+                tmp_path, system_dirs=[], mirrors=[server.url, second.url],
+                timeout=0.5, deadline=1.0, progress=False,
+            )  # fmt: skip
+    finally:
+        second.close()
+    # The deadline plus at most one read's timeout, with room for a loaded machine;
+    # without a deadline a trickle never ends (here: after 10 s, when the server stops).
+    assert time.monotonic() - start < 4
+    assert list(raw_folder(tmp_path).iterdir()) == []
+
+
+def test_parts_left_by_a_killed_run_are_removed(tmp_path):
+    raw = raw_folder(tmp_path)
+    raw.mkdir(parents=True)
+    stale, live = raw / ".train-images-idx3-ubyte.gz.x1.part", raw / ".t10k.gz.x2.part"
+    stale.touch()
+    live.touch()
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    ensure_fashion_mnist(tmp_path, system_dirs=[DEBIAN_DIR], download=False)
+    assert not stale.exists()
+    assert live.exists()  # may belong to a download under way in another process
+
+
+def test_system_dirs_and_mirrors_are_both_read_at_call_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(fashion_files, "SYSTEM_DIRS", (tmp_path / "elsewhere",))
+    with pytest.raises(FashionMNISTNotFoundError, match="elsewhere"):
+        ensure_fashion_mnist(tmp_path / "root", download=False)
+    monkeypatch.setattr(fashion_files, "SYSTEM_DIRS", (DEBIAN_DIR,))
+    raw = ensure_fashion_mnist(tmp_path / "root", download=False)
+    assert all(sha256_of(raw / n) == FILE_SHA256[n] for n in NAMES)

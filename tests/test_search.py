@@ -89,7 +89,10 @@ def test_bad_grids_are_named(grid):
 def test_results_table_best_and_incumbent():
     results = random_search(quadratic, SPACE, num_trials=8, seed=0, progress=False)
     frame = results.to_dataframe()
-    assert list(frame.columns) == ["learning_rate", "batch_size", "activation", "error", "runtime"]
+    assert list(frame.columns) == [
+        "learning_rate", "batch_size", "activation", "error", "status", "runtime"
+    ]  # fmt: skip
+    assert set(frame["status"]) == {"completed"}
     assert list(frame.index) == list(range(8)) and (frame["runtime"] >= 0).all()
     errors = frame["error"].to_numpy()
     assert results.best().error == errors.min()
@@ -110,16 +113,118 @@ def test_nan_errors_never_win():
 
 def test_progress_prints_one_line_per_trial(capsys):
     random_search(quadratic, {"learning_rate": stats.loguniform(1e-4, 1)}, 3, seed=0)
-    lines = capsys.readouterr().out.splitlines()
+    *lines, summary = capsys.readouterr().out.splitlines()
     assert len(lines) == 3
     assert all(line.startswith(f"Trial {i}: learning_rate = ") for i, line in enumerate(lines))
     assert all(" -> validation error " in line for line in lines)
+    assert summary == "Search done: 3 trials: 3 completed, 0 failed."
 
 
 def test_bad_search_arguments():
-    with pytest.raises(ValueError, match="num_trials"):
-        random_search(quadratic, SPACE, num_trials=0)
+    for num_trials in (0, -1, 2.5, math.nan, math.inf, True, "3"):
+        with pytest.raises(ValueError, match="num_trials must be"):
+            random_search(quadratic, SPACE, num_trials=num_trials)
+    for seed in (-1, 1.5, None, True, "0"):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            random_search(quadratic, SPACE, num_trials=2, seed=seed)
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            run_search(quadratic, GridSearcher({"learning_rate": [0.1]}), seed=seed)
+    assert len(random_search(quadratic, SPACE, np.int64(2), seed=np.uint8(3), progress=False)) == 2
     with pytest.raises(ValueError, match="never runs out"):
         run_search(quadratic, RandomSearcher(SPACE), num_trials=None)
     with pytest.raises(ValueError, match="'batch_size'"):
         random_search(quadratic, {**SPACE, "batch_size": IntLogUniform(256, 8)}, 3)
+
+
+def flaky(config):
+    """Fails on large learning rates, as a diverging or buggy objective would."""
+    if config["learning_rate"] > 0.1:
+        raise RuntimeError(f"diverged at {config['learning_rate']:.3g}")
+    return quadratic(config)
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(capsys):
+    results = random_search(flaky, SPACE, num_trials=12, seed=0)
+    failed = results.failed
+    assert 0 < len(failed) < 12 and len(results) == 12
+    assert [t.trial_id for t in results.trials] == list(range(12))
+    for trial in failed:
+        assert trial.status == "failed" and math.isnan(trial.error)
+        assert trial.config["learning_rate"] > 0.1
+        assert trial.message.startswith("RuntimeError: diverged at ")
+        assert "in flaky" in trial.traceback
+    completed = [t for t in results.trials if not t.failed]
+    assert results.best() == min(completed, key=lambda t: t.error)
+    assert results.to_dataframe()["status"].value_counts()["failed"] == len(failed)
+    out = capsys.readouterr().out
+    assert out.count(" -> failed: RuntimeError: diverged at ") == len(failed)
+    summary = f"Search done: 12 trials: {12 - len(failed)} completed, {len(failed)} failed."
+    assert out.splitlines()[-1] == summary
+    trajectory = results.incumbent_trajectory()
+    assert not np.isnan(trajectory[-1]) and trajectory[-1] == results.best().error
+
+
+def test_failed_trials_do_not_reach_the_searcher():
+    class Recording(RandomSearcher):
+        seen: list = []
+
+        def update(self, config, error):
+            self.seen.append(error)
+
+    searcher = Recording(SPACE, seed=0)
+    results = run_search(flaky, searcher, 12, progress=False)
+    assert searcher.seen == [t.error for t in results.trials if not t.failed]
+
+
+@pytest.mark.parametrize(
+    "value, why",
+    [
+        (None, "returned None, not a number"),
+        ("0.2", "returned '0.2', not a number"),
+        (True, "returned True, not a number"),
+        (math.nan, "returned nan, not a finite number >= 0"),
+        (math.inf, "returned inf, not a finite number >= 0"),
+        (-0.1, "returned -0.1, not a finite number >= 0"),
+        (torch.tensor([0.1, 0.2]), "returned 2 numbers instead of one"),
+        (np.zeros(3), "returned 3 numbers instead of one"),
+    ],
+)
+def test_a_bad_result_fails_its_trial_naming_trial_and_value(value, why):
+    results = run_search(lambda config: value, RandomSearcher(SPACE), 2, progress=False)
+    assert [t.status for t in results.trials] == ["failed", "failed"]
+    assert results.trials[1].message == f"ValueError: trial 1 {why}"
+    with pytest.raises(ValueError, match=f"no trial has completed.*trial 0 {why[:20]}"):
+        results.best()
+
+
+@pytest.mark.parametrize(
+    "value", [0.25, 0, np.float32(0.25), torch.tensor(0.25), torch.tensor([0.25]), np.array(0.25)]
+)
+def test_one_number_in_any_form_is_a_result(value):
+    results = run_search(lambda config: value, RandomSearcher(SPACE), 1, progress=False)
+    assert results.trials[0].status == "completed"
+    assert results.trials[0].error == float(value) and type(results.trials[0].error) is float
+
+
+def test_ctrl_c_keeps_the_finished_trials(capsys):
+    def interrupted_at_trial_3(config):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(config)
+        return quadratic(config)
+
+    calls = []
+    held = SearchResults()
+    returned = run_search(interrupted_at_trial_3, RandomSearcher(SPACE), 10, results=held)
+    assert returned is held and held.interrupted
+    assert [t.trial_id for t in held.trials] == [0, 1, 2]
+    assert [t.config for t in held.trials] == calls
+    out = capsys.readouterr().out
+    assert "Interrupted: the trial under way is dropped, the finished ones are kept." in out
+    assert out.splitlines()[-1] == "Search done: 3 trials: 3 completed, 0 failed (interrupted)."
+
+
+def test_results_given_are_extended_with_trial_ids_after_theirs():
+    results = random_search(quadratic, SPACE, 2, seed=0, progress=False)
+    run_search(quadratic, RandomSearcher(SPACE, seed=1), 3, results=results, progress=False)
+    assert [t.trial_id for t in results.trials] == [0, 1, 2, 3, 4]

@@ -87,11 +87,21 @@ def test_categorical_returns_only_its_choices_equally_often():
      (Categorical([]), "at least one choice"), (Categorical("relu"), "must be a list"),
      (stats.loguniform(1, 1e-4), "low < high"),
      (stats.uniform(0, 0), "low < high"), (stats.norm(), "finite bounds"),
-     ([1, 2, 3], "not a distribution")],
+     ([1, 2, 3], "not a distribution"),
+     (IntLogUniform(1, 10**30), "within"), (IntUniform(0, 2**64), "within"),
+     (IntUniform(-(2**63), 0), "within"), (Categorical(None), "must be a list"),
+     (Categorical(3), "must be a list")],
 )  # fmt: skip
 def test_empty_or_inverted_ranges_name_the_hyperparameter(dist, message):
     with pytest.raises(ValueError, match=f"'batch_size'.*{message}"):
         check_config_space({"learning_rate": stats.loguniform(1e-4, 1), "batch_size": dist})
+
+
+def test_the_widest_integer_ranges_allowed_sample_within_their_bounds():
+    for dist in (IntLogUniform(1, 2**53), IntUniform(-(2**53), 2**53)):
+        samples = dist.rvs(size=10_000, random_state=0)
+        assert samples.min() >= dist.low and samples.max() <= dist.high
+    assert IntLogUniform(1, 2**53).rvs(size=10_000, random_state=0).max() > 2**50
 
 
 def test_an_empty_space_is_an_error():

@@ -1,6 +1,8 @@
 """HPOTrainer's validation error, the 19.1 objective, and its handling of bad input."""
 
+import gc
 import math
+import weakref
 
 import pytest
 import torch
@@ -9,6 +11,7 @@ from d2l import torch as d2l
 from d2l_hpo.data import FashionMNIST, load_split
 from d2l_hpo.search import GridSearcher, run_search
 from d2l_hpo.training import (
+    TRAINING_THREADS,
     HPOTrainer,
     hpo_objective_softmax_classification,
     train_softmax_classification,
@@ -94,12 +97,65 @@ def test_training_can_validate_on_held_out_training_images(fashion_root):
      ({"learning_rate": "0.1"}, "got '0.1'"), ({"learning_rate": None}, "got None"),
      ({"learning_rate": True}, "got True"),
      ({"learning_rate": 0.1, "batch_size": 16.9}, "batch_size"),
-     ({"learning_rate": 0.1, "batch_size": 0}, "batch_size")],
+     ({"learning_rate": 0.1, "batch_size": 0}, "batch_size"),
+     ({"learning_rate": 0.1, "batch_size": True}, "batch_size'] must be a positive integer"),
+     ({"learning_rate": 1e39}, "largest float32), got 1e+39"),
+     ({"learning_rate": 0.1, "batchsize": 64}, "unknown hyperparameters ['batchsize']"),
+     ({"learning_rate": 0.1, "momentum": 0.9}, "accepts ['learning_rate', 'batch_size']")],
 )  # fmt: skip
 def test_bad_learning_rates_name_key_and_value(config, shown):
     with pytest.raises(ValueError, match="learning_rate|batch_size") as info:
         hpo_objective_softmax_classification(config, max_epochs=1)
     assert shown in str(info.value)
+
+
+@pytest.mark.parametrize("max_epochs", [0, -1, 1.5, True, None])
+def test_max_epochs_must_be_a_positive_integer(max_epochs):
+    message = f"max_epochs must be a positive integer, got {max_epochs}"
+    with pytest.raises(ValueError, match=message):
+        hpo_objective_softmax_classification({"learning_rate": 0.1}, max_epochs=max_epochs)
+
+
+def test_a_finished_trial_frees_its_data_without_the_garbage_collector(fashion_root):
+    """With val_fraction, each trial copies 50,000 images: they must go with the trial."""
+    gc.collect()
+    gc.disable()
+    try:
+        config = {"learning_rate": 0.1, "batch_size": 256}
+        trainer = train_softmax_classification(config, 1, root=fashion_root, val_fraction=0.2)
+        data, model = weakref.ref(trainer.data), weakref.ref(trainer.model)
+        assert trainer.validation_error() < 0.3
+        del trainer
+        assert data() is None and model() is None
+    finally:
+        gc.enable()
+
+
+def test_training_uses_the_librarys_thread_count_whatever_the_callers(fashion_root):
+    observed = []
+    original = d2l.Trainer.fit_epoch
+
+    def observing_fit_epoch(self):
+        observed.append(torch.get_num_threads())
+        original(self)
+
+    errors = []
+    saved = torch.get_num_threads()
+    try:
+        for callers in (1, 2, 3):
+            torch.set_num_threads(callers)
+            torch.manual_seed(0)
+            d2l.Trainer.fit_epoch = observing_fit_epoch
+            errors.append(
+                hpo_objective_softmax_classification({"learning_rate": 0.5}, 1, root=fashion_root)
+            )
+            d2l.Trainer.fit_epoch = original
+            assert torch.get_num_threads() == callers  # restored afterwards
+    finally:
+        d2l.Trainer.fit_epoch = original
+        torch.set_num_threads(saved)
+    assert observed == [TRAINING_THREADS] * 3
+    assert errors[0] == errors[1] == errors[2]
 
 
 def test_a_diverging_trial_scores_a_constant_prediction_and_the_search_goes_on(fashion_root):
