@@ -36,11 +36,13 @@ class HPOTrainer(d2l.Trainer):
     It draws no progress board (a search runs many trials, and the animation
     costs time and floods the notebook), and it stops early when training
     diverges: `diverged` is then true and the validation error is that of a
-    constant prediction. It trains and validates with `num_threads` torch threads.
+    constant prediction. It trains and validates with `num_threads` torch threads
+    (by default the module's `TRAINING_THREADS`, read when the trainer is made).
     """
 
-    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, num_threads=TRAINING_THREADS):
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, num_threads=None):
         super().__init__(max_epochs, num_gpus, gradient_clip_val)
+        num_threads = TRAINING_THREADS if num_threads is None else num_threads
         self.num_threads = integer(num_threads, "num_threads", minimum=1)
 
     def prepare_model(self, model):

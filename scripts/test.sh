@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Every test: lint, the library's tests, the book's build checked in a browser, and
-# every notebook's stored outputs against a fresh run (nbval). Creates the environment
-# first if needed. Extra arguments go to pytest.
+# Every test: lint, the library's tests, the book's build checked in a browser, every
+# notebook's stored outputs against a fresh run (nbval), then the same again under other
+# CPU instruction sets and thread counts (scripts/portability.sh). Creates the
+# environment first if needed.
+#   bash scripts/test.sh            everything (about 15 minutes on 2 cores)
+#   bash scripts/test.sh --quick    without the portability variants
+# Other arguments go to the first pytest run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=0
+if [ "${1:-}" = "--quick" ]; then
+  quick=1
+  shift
+fi
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest tests chapter19 \
   --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg "$@"
+if [ "$quick" = 0 ]; then
+  bash scripts/portability.sh
+fi

@@ -110,7 +110,8 @@ def test_math_and_table_are_there_with_their_minus_signs():
     for formula in (
         r"$f: \mathcal{X} \rightarrow \mathbb{R}$",
         r"\mathbf{x}_{\star} \in \mathrm{argmin}_{\mathbf{x} \in \mathcal{X}} f(\mathbf{x})",
-        r"$y \sim f(\mathbf{x}) + \epsilon$",
+        r"$y = f(\mathbf{x}) + \epsilon$",
+        r"$\epsilon \sim N(0, \sigma^2)$",
         r"$[10^{-6},10^{-1}]$",
         "between $-4$ and $0$",
     ):
@@ -153,7 +154,31 @@ def test_the_search_runs_the_chapters_setting_and_shows_its_results():
     assert 'config_space = {"learning_rate": stats.loguniform(1e-4, 1)}' in code
     assert "num_trials=5" in code
     search = next(c for c in cells(WHAT_IS_HPO, "code") if "random_search(" in c.source)
-    lines = "".join(o.get("text", "") for o in search.outputs).splitlines()
+    *lines, summary = "".join(o.get("text", "") for o in search.outputs).splitlines()
     assert len(lines) == 5 and all(re.fullmatch(
         r"Trial \d: learning_rate = [\d.e-]+ -> validation error 0\.\d{4}", line
     ) for line in lines)  # fmt: skip
+    assert summary == "Search done: 5 trials: 5 completed, 0 failed."
+
+
+def test_the_experts_corrections_of_19_1_are_in_the_text():
+    text = markdown_text(WHAT_IS_HPO)
+    assert r"$y \sim" not in text and r"N(0, \sigma)$" not in text
+    assert "(counting layers from 1) is relevant only if the network has\nat least $l$" in text
+    assert "rs-async.html)) and by\nusing cheaper-to-evaluate approximations" in text
+    exercise_3 = text[text.index(":label: ex-hpo-grid") :]
+    assert "{cite:t}`bergstra2012random`" in exercise_3 and "bergstra2011" not in exercise_3
+    assert "is the better alternative to grid search" not in text
+    assert "Usually is not always" in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_output_nbval_skips_is_followed_by_a_compared_check_of_its_claim(path):
+    code = cells(path, "code")
+    skipped = [i for i, c in enumerate(code) if "nbval-ignore-output" in c.metadata.get("tags", [])]
+    for i in skipped:
+        check = code[i + 1]
+        assert "nbval-ignore-output" not in check.metadata.get("tags", [])
+        lines = "".join(o.get("text", "") for o in check.outputs).splitlines()
+        assert lines and all(line.endswith(": True") for line in lines), check.source
+    assert len(skipped) <= 1  # few outputs are not compared, and each for a reason
