@@ -20,6 +20,7 @@ from tests.conftest import build_book  # noqa: E402
 TOP = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = TOP / "_build" / "screenshots" / "what-is-hpo.png"
+PHONE_SCREENSHOT = TOP / "_build" / "screenshots" / "what-is-hpo-phone-contents.png"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
@@ -160,3 +161,24 @@ def test_solutions_are_hidden_until_opened(page):
     )
     assert len(figures) == 3 and all(w > 0 for w in figures)
     page.goto(f"{page.base}/chapter19/what-is-hpo.html", wait_until="load")
+
+
+def test_a_phone_reader_can_open_the_table_of_contents(page):
+    """At 390 x 844, the one visible contents button opens the sidebar (not so with
+    pydata-sphinx-theme 0.17, which wires a hidden copy of the button)."""
+    phone = page.context.new_page()
+    try:
+        phone.set_viewport_size({"width": 390, "height": 844})
+        phone.goto(f"{page.base}/chapter19/what-is-hpo.html", wait_until="load")
+        contents = phone.get_by_role("link", name="Bibliography")
+        assert not any(link.is_visible() for link in contents.all())
+        toggles = [t for t in phone.locator(".primary-toggle").all() if t.is_visible()]
+        assert len(toggles) == 1
+        toggles[0].click()
+        opened = phone.locator("dialog[open]").get_by_role("link", name="Bibliography")
+        opened.wait_for(state="visible", timeout=5000)
+        box = opened.bounding_box()
+        assert 0 <= box["x"] < 390 and 0 <= box["y"] < 844  # on the screen, not off it
+        phone.screenshot(path=str(PHONE_SCREENSHOT))
+    finally:
+        phone.close()
