@@ -12,12 +12,29 @@ for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+command -v npm >/dev/null || missing+=(npm)  # fetches MathJax from npm's registry
 if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "Installing Debian packages: ${missing[*]}"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
+
+# MathJax, served with the book so that its math renders offline too: the es5 build of
+# the npm package (integrity-checked by npm), unpacked where _config.yml's
+# html_static_path finds it (.vendor/static/mathjax -> _static/mathjax).
+MATHJAX_VERSION=3.2.2
+if [ "$(cat .vendor/mathjax.version 2>/dev/null)" != "$MATHJAX_VERSION" ]; then
+  echo "Fetching MathJax $MATHJAX_VERSION from npm"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "mathjax@$MATHJAX_VERSION" >/dev/null)
+  rm -rf .vendor/static/mathjax
+  mkdir -p .vendor/static/mathjax
+  tar -xzf "$tmp/mathjax-$MATHJAX_VERSION.tgz" -C .vendor/static/mathjax --strip-components=2 \
+    package/es5
+  rm -rf "$tmp"
+  echo "$MATHJAX_VERSION" > .vendor/mathjax.version
 fi
 
 # torch and torchvision are pinned only here (pyproject.toml keeps ranges):

@@ -89,6 +89,9 @@ def write_student_edition(out: Path) -> dict[str, int]:
     (out / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     config = yaml.safe_load((out / "_config.yml").read_text())
     config["title"] += " (student edition)"
+    # Static files (MathJax) are served from the book's own folder, not copied.
+    sphinx_config = config["sphinx"]["config"]
+    sphinx_config["html_static_path"] = [str(TOP / p) for p in sphinx_config["html_static_path"]]
     (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return removed
 

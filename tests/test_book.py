@@ -182,3 +182,75 @@ def test_a_phone_reader_can_open_the_table_of_contents(page):
         phone.screenshot(path=str(PHONE_SCREENSHOT))
     finally:
         phone.close()
+
+
+def book_pages(built_book: Path) -> list[str]:
+    """Every page of the book (not Sphinx's generated index and search pages)."""
+    pages = []
+    for page in sorted(built_book.glob("**/*.html")):
+        path = page.relative_to(built_book).as_posix()
+        redirect = page.read_text().startswith('<meta http-equiv="Refresh"')  # index.html
+        if not (path.startswith("_") or path in ("genindex.html", "search.html") or redirect):
+            pages.append(path)
+    return pages
+
+
+@pytest.fixture(scope="session")
+def offline_visits(page, built_book) -> dict[str, dict]:
+    """Every page opened with the network blocked: what a reader offline sees.
+
+    Per page: the article's text (hidden solutions included), the number of typeset
+    formulas, and the console errors and uncaught exceptions.
+    """
+    offline = page.context.new_page()
+    visits, current, blocked = {}, {}, []
+
+    def only_this_site(route):
+        if route.request.url.startswith(page.base):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    def record(kind, text):
+        current.setdefault("errors", []).append(f"{kind}: {text}")
+
+    offline.route("**/*", only_this_site)
+    offline.on("console", lambda m: record("console", m.text) if m.type == "error" else None)
+    offline.on("pageerror", lambda error: record("exception", error))
+    try:
+        for path in book_pages(built_book):
+            current = {"errors": []}
+            offline.goto(f"{page.base}/{path}", wait_until="load")
+            if offline.locator("script[src*='mathjax']").count():  # pages with math
+                offline.wait_for_function("window.MathJax?.startup?.promise")
+                offline.evaluate("MathJax.startup.promise")  # typesetting done
+            offline.wait_for_timeout(200)  # late errors of asynchronous scripts
+            current["text"] = offline.locator("article").text_content()
+            current["formulas"] = offline.locator("article mjx-container").count()
+            current["blocked"], blocked = blocked, []
+            visits[path] = current
+    finally:
+        offline.close()
+    return visits
+
+
+def test_math_renders_on_every_page_with_the_network_blocked(offline_visits):
+    """MathJax comes with the site, so a reader offline sees math, not TeX."""
+    assert len(offline_visits) >= 6
+    for path, visit in offline_visits.items():
+        assert "\\(" not in visit["text"] and "\\[" not in visit["text"], path
+        assert not [url for url in visit["blocked"] if "mathjax" in url.lower()], path
+    assert offline_visits["chapter19/what-is-hpo.html"]["formulas"] >= 27
+    assert offline_visits["chapter19/what-is-hpo-solutions.html"]["formulas"] >= 43
+
+
+def test_no_page_logs_an_error_in_the_console(offline_visits):
+    errors = {path: visit["errors"] for path, visit in offline_visits.items() if visit["errors"]}
+    assert errors == {}
+
+
+def test_every_page_has_a_favicon(built_book):
+    for path in book_pages(built_book):
+        html = (built_book / path).read_text()
+        assert 'rel="icon" href="' in html and "favicon.svg" in html, path
