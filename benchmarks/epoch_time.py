@@ -3,7 +3,8 @@
 1. stock d2l: ``d2l.FashionMNIST`` (torchvision, PIL transforms, 4 workers) and a
    ``d2l.Trainer`` with the chapter's ``validation_error``, batch size 16;
 2. d2l_hpo: ``hpo_objective_softmax_classification`` with ``max_epochs=1``;
-3. the floor: a bare PyTorch loop over in-memory tensors.
+3. the floor: a bare PyTorch loop over in-memory tensors, with d2l_hpo's thread
+   count (stock d2l runs with torch's default, one thread per core).
 
 Each is timed as a search sees a trial (the images already decoded), once per
 seed, with learning rate 0.1. Then, in fresh processes, the peak memory of a
@@ -30,6 +31,7 @@ from torch.nn import functional as F
 
 from d2l_hpo import ensure_fashion_mnist, hpo_objective_softmax_classification
 from d2l_hpo.data import load_split
+from d2l_hpo.training import TRAINING_THREADS, torch_threads
 
 TOP = Path(__file__).resolve().parents[1]
 # Stock d2l asks for 4 workers on this 2-core machine; torch warns, once per epoch.
@@ -76,6 +78,11 @@ def d2l_hpo_epoch(root: Path) -> float:
 
 def bare_epoch(root: Path) -> float:
     """The floor: a linear layer trained by a plain loop over in-memory tensors."""
+    with torch_threads(TRAINING_THREADS):
+        return _bare_epoch(root)
+
+
+def _bare_epoch(root: Path) -> float:
     images, labels = load_split(root / "data", train=True)
     test_images, test_labels = load_split(root / "data", train=False)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(10))
@@ -141,7 +148,8 @@ def run(root: Path, num_seeds: int) -> None:
     mean_error = {name: statistics.mean(e) for name, e in errors.items()}
     print(f"\nOne epoch of the 19.1 objective (batch size {BATCH_SIZE}, lr {LEARNING_RATE}), "
           f"median of {num_seeds} seeds, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads:")  # fmt: skip
+          f"{torch.get_num_threads()} threads for stock d2l, {TRAINING_THREADS} for the "
+          "others:")  # fmt: skip
     for name in ways:
         print(f"  {name:>9}: {median[name]:6.2f} s/epoch  "
               f"({median[name] / median['bare loop']:5.2f}x the bare loop)  "

@@ -1,4 +1,4 @@
-"""d2l_hpo: the code behind the executable chapter 19 (Hyperparameter Optimization) of d2l.ai.
+"""d2l_hpo: the code behind chapter 19 of d2l.ai, Hyperparameter Optimization.
 
 Built on the real ``d2l`` package: `HPOTrainer` is a ``d2l.Trainer`` and
 `FashionMNIST` a ``d2l.DataModule``. Modules have one job each: `data` and

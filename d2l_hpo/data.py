@@ -37,14 +37,18 @@ def read_idx(path: str | os.PathLike) -> torch.Tensor:
         raise ValueError(f"{path}: not an IDX file of unsigned bytes")
     ndim = data[3]
     header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
     if len(data) != header + math.prod(shape):
         raise ValueError(f"{path}: size does not match its header shape {shape}")
     array = np.frombuffer(data, dtype=_IDX_DTYPES[data[2]], offset=header)
     return torch.from_numpy(array.reshape(shape).copy())
 
 
-def load_split(root: str | os.PathLike, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def load_split(
+    root: str | os.PathLike, train: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, 28, 28, uint8) and labels (N, int64) of one official split.
 
     Decoded once per process and cached: later calls return the same tensors.
@@ -56,14 +60,16 @@ def load_split(root: str | os.PathLike, train: bool) -> tuple[torch.Tensor, torc
         path = (raw / f"{prefix}-{kind}").resolve()
         if path not in _DECODED:
             decoded = read_idx(path)
-            _DECODED[path] = decoded.long() if kind.startswith("labels") else decoded
+            _DECODED[path] = (
+                decoded.long() if kind.startswith("labels") else decoded
+            )
         tensors.append(_DECODED[path])
     images, labels = tensors
     return images, labels
 
 
 class ImageSet(torch.utils.data.Dataset):
-    """A set of uint8 images with labels; items are ``(float image (1, H, W), label)``.
+    """uint8 images with labels; items are ``(float image (1, H, W), label)``.
 
     Indexing returns what torchvision's ``ToTensor`` would: pixels / 255.
     """
@@ -75,7 +81,9 @@ class ImageSet(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, i):
-        return to_float_images(self.images[i : i + 1], self.resize)[0], int(self.labels[i])
+        return to_float_images(self.images[i : i + 1], self.resize)[0], int(
+            self.labels[i]
+        )
 
 
 def to_float_images(images: torch.Tensor, resize=(28, 28)) -> torch.Tensor:
@@ -87,7 +95,7 @@ def to_float_images(images: torch.Tensor, resize=(28, 28)) -> torch.Tensor:
 
 
 class SlicedBatches:
-    """Minibatches of an `ImageSet` by slicing, reshuffled on each pass if `shuffle`.
+    """Minibatches of an `ImageSet` by slicing, reshuffled each pass if `shuffle`.
 
     Shuffling draws from torch's global generator, as ``DataLoader`` does, so
     ``torch.manual_seed`` makes the order reproducible.
@@ -112,7 +120,9 @@ class SlicedBatches:
             )
 
 
-def holdout_indices(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def holdout_indices(
+    n: int, fraction: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Split ``range(n)`` at random into (train, held-out) index tensors."""
     if not 0 < fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {fraction!r}")
@@ -124,7 +134,7 @@ def holdout_indices(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, t
 
 
 class FashionMNIST(d2l.DataModule):
-    """Fashion-MNIST, a drop-in for ``d2l.FashionMNIST`` that keeps images in memory.
+    """Fashion-MNIST, a drop-in for ``d2l.FashionMNIST`` with images in memory.
 
     With ``val_fraction=None`` (the chapter's setting) it trains on the 60,000
     training images and validates on the 10,000 test images. With a fraction,
@@ -156,14 +166,20 @@ class FashionMNIST(d2l.DataModule):
                 len(train_labels), val_fraction, split_seed
             )
             self.train = ImageSet(
-                train_images[self.train_indices], train_labels[self.train_indices], resize
+                train_images[self.train_indices],
+                train_labels[self.train_indices],
+                resize,
             )
             self.val = ImageSet(
-                train_images[self.val_indices], train_labels[self.val_indices], resize
+                train_images[self.val_indices],
+                train_labels[self.val_indices],
+                resize,
             )
 
     def get_dataloader(self, train: bool) -> SlicedBatches:
-        return SlicedBatches(self.train if train else self.val, self.batch_size, train)
+        return SlicedBatches(
+            self.train if train else self.val, self.batch_size, train
+        )
 
     def test_dataloader(self) -> SlicedBatches:
         """Batches of the 10,000 official test images, never used for training."""

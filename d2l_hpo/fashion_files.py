@@ -1,4 +1,4 @@
-"""Find, fetch and verify the four Fashion-MNIST files, staged in torchvision's layout.
+"""Find, fetch and verify the four Fashion-MNIST files, in torchvision's layout.
 
 Sources, in order: ``ROOT/FashionMNIST/raw/`` (where ``d2l.FashionMNIST`` keeps
 them), Debian's package ``dataset-fashion-mnist``, then the official mirrors.
@@ -22,10 +22,18 @@ from pathlib import Path
 
 #: SHA-256 of each decompressed IDX file, as published archives decompress.
 FILE_SHA256 = {
-    "train-images-idx3-ubyte": ("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
-    "train-labels-idx1-ubyte": ("bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
-    "t10k-images-idx3-ubyte": ("5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
-    "t10k-labels-idx1-ubyte": ("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+    "train-images-idx3-ubyte": (
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
+    ),
+    "train-labels-idx1-ubyte": (
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
+    ),
+    "t10k-images-idx3-ubyte": (
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
+    ),
+    "t10k-labels-idx1-ubyte": (
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
+    ),
 }
 
 #: The official mirrors that torchvision and the dataset's authors use.
@@ -80,7 +88,7 @@ _VERIFIED: set[tuple[Path, int, int]] = set()
 
 
 def _verified_key(path: Path) -> tuple[Path, int, int]:
-    """What identifies a file's content for `_VERIFIED`: its path, size and mtime."""
+    """What identifies a file's content in `_VERIFIED`: path, size and mtime."""
     stat = path.stat()
     return (path.resolve(), stat.st_size, stat.st_mtime_ns)
 
@@ -105,21 +113,26 @@ def _check(path: Path, name: str, source: Path | str) -> None:
 
 
 def _temporary_file(folder: Path, name: str) -> tuple[int, Path]:
-    """A new ``.part`` file in `folder`, readable by all (0644) like the file it becomes.
+    """A new ``.part`` file in `folder`, readable by all (0644) like its final file.
 
     A folder this user cannot write to raises `DataFolderNotWritableError`, which
     says what to do instead.
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+        fd, tmp_name = tempfile.mkstemp(
+            dir=folder, prefix=f".{name}.", suffix=".part"
+        )
     except PermissionError as err:
         raise DataFolderNotWritableError(
-            f"Fashion-MNIST must be staged in {folder}, which this user cannot write to "
-            f"({err.strerror}). Pass a root you can write to, such as "
-            "FashionMNIST(root='~/data'), or ask the folder's owner to run this once."
+            f"Fashion-MNIST must be staged in {folder}, which this user cannot "
+            f"write to ({err.strerror}). Pass a root you can write to, such as "
+            "FashionMNIST(root='~/data'), or ask the folder's owner to run this "
+            "once."
         ) from err
-    os.fchmod(fd, 0o644)  # mkstemp's 0600 would lock out the other users of a shared root
+    os.fchmod(
+        fd, 0o644
+    )  # mkstemp's 0600 would lock out the other users of a shared root
     return fd, Path(tmp_name)
 
 
@@ -144,12 +157,14 @@ def _stage_from_gzip(gz: Path | str, name: str, raw: Path, source: str) -> None:
             except (OSError, EOFError) as err:  # truncated or not gzip at all
                 raise ChecksumError(
                     f"{source}: cannot decompress {name}.gz ({err}); the SHA-256 "
-                    "checksum cannot match, so the file was not used. Delete it and "
-                    "run again."
+                    "checksum cannot match, so the file was not used. Delete it "
+                    "and run again."
                 ) from err
         _check(tmp, name, source)
         os.replace(tmp, raw / name)
-        _VERIFIED.add(_verified_key(raw / name))  # just checked: no need to hash it again
+        _VERIFIED.add(
+            _verified_key(raw / name)
+        )  # just checked: no need to hash it again
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -167,15 +182,21 @@ def _download(url: str, dest: Path, timeout: float, deadline: float) -> None:
     try:
         with (
             os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(url, timeout=min(timeout, remaining)) as response,
+            urllib.request.urlopen(
+                url, timeout=min(timeout, remaining)
+            ) as response,
         ):
             while chunk := response.read1(1 << 16):  # returns what one read brings
                 out.write(chunk)
                 if time.monotonic() > deadline:
-                    raise TimeoutError("the download deadline passed before it finished")
+                    raise TimeoutError(
+                        "the download deadline passed before it finished"
+                    )
             expected = response.headers.get("Content-Length")
             if expected is not None and out.tell() != int(expected):
-                raise OSError(f"incomplete download: {out.tell()} of {expected} bytes")
+                raise OSError(
+                    f"incomplete download: {out.tell()} of {expected} bytes"
+                )
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -249,7 +270,9 @@ def ensure_fashion_mnist(
     """
     root = Path(root).expanduser()
     raw = raw_folder(root)
-    system_dirs = [Path(d) for d in (SYSTEM_DIRS if system_dirs is None else system_dirs)]
+    system_dirs = [
+        Path(d) for d in (SYSTEM_DIRS if system_dirs is None else system_dirs)
+    ]
     download_deadline = time.monotonic() + deadline
     if raw.is_dir():
         _remove_stale_parts(raw)
@@ -260,17 +283,30 @@ def ensure_fashion_mnist(
             try:
                 _check(target, name, target)
                 continue
-            except ChecksumError as err:  # replaced below by a verified copy, if any
+            except (
+                ChecksumError
+            ) as err:  # replaced below by a verified copy, if any
                 bad_copies.append(err)
         local = [raw / f"{name}.gz"] + [d / f"{name}.gz" for d in system_dirs]
-        if not _stage_from_first_good(name, raw, [p for p in local if p.is_file()], bad_copies):
+        if not _stage_from_first_good(
+            name, raw, [p for p in local if p.is_file()], bad_copies
+        ):
             allowed = download and os.environ.get(NO_DOWNLOAD_VARIABLE) != "1"
             try:
                 if not allowed:
                     why = f"{name} is missing and downloads are off"
                     raise _not_found(root, system_dirs, why)
                 mirrors = MIRRORS if mirrors is None else mirrors
-                _fetch(name, raw, mirrors, timeout, download_deadline, progress, root, system_dirs)
+                _fetch(
+                    name,
+                    raw,
+                    mirrors,
+                    timeout,
+                    download_deadline,
+                    progress,
+                    root,
+                    system_dirs,
+                )
             except FashionMNISTNotFoundError:
                 if bad_copies:  # say what is wrong with the copies there are
                     raise bad_copies[0] from None
@@ -281,9 +317,12 @@ def ensure_fashion_mnist(
 
 
 def _stage_from_first_good(
-    name: str, raw: Path, candidates: Sequence[Path], bad_copies: list[ChecksumError]
+    name: str,
+    raw: Path,
+    candidates: Sequence[Path],
+    bad_copies: list[ChecksumError],
 ) -> bool:
-    """Stage `name` from the first candidate ``.gz`` that verifies; note the others."""
+    """Stage `name` from the first ``.gz`` that verifies; note the others."""
     for gz in candidates:
         try:
             _stage_from_gzip(gz, name, raw, str(gz))

@@ -1,4 +1,4 @@
-"""Show the library's code in a notebook: the code a reader sees is the code that runs."""
+"""Show the library's code in a notebook: the code a reader sees is what runs."""
 
 from __future__ import annotations
 

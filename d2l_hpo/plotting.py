@@ -1,6 +1,7 @@
-"""Figures for HPO: search results against a hyperparameter, and samples on a log axis.
+"""Figures for HPO: search results against a hyperparameter; samples on a log axis.
 
-Each function draws into a new figure and returns it; notebooks show it as PNG.
+Each function draws into a new figure and returns it. In a notebook, figures are
+shown as PNG at twice the resolution ("retina"), so that they stay sharp on phones.
 """
 
 from __future__ import annotations
@@ -9,37 +10,83 @@ from typing import Any
 
 import numpy as np
 from matplotlib import pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from d2l_hpo.search import SearchResults
 
+#: Where a trial's label may go, in points from its marker, in order of preference.
+LABEL_OFFSETS = ((5, 5), (5, -12), (-13, 5), (-13, -12), (5, 14), (5, -21))
 
-def plot_search(results: SearchResults, hyperparameter: str, log_scale: bool = True) -> Figure:
+
+def words(name: str, log_scale: bool = False) -> str:
+    """An axis label from a hyperparameter name: learning_rate -> learning rate."""
+    return name.replace("_", " ") + (" (log scale)" if log_scale else "")
+
+
+def label_points(ax: Axes, xs, ys, labels) -> None:
+    """Write a label by each point, where it overlaps no other label or point."""
+    ax.figure.canvas.draw()  # settle the layout, so that positions are final
+    pixels = ax.transData.transform(np.column_stack([xs, ys]))
+    scale = ax.figure.dpi / 72  # pixels per point
+    taken = [
+        (x - 4 * scale, y - 4 * scale, x + 4 * scale, y + 4 * scale)
+        for x, y in pixels
+    ]
+    for (x, y), x_data, y_data, label in zip(pixels, xs, ys, labels, strict=True):
+        width, height = (6 * len(label) + 2) * scale, 10 * scale
+        for dx, dy in LABEL_OFFSETS:
+            left, bottom = x + dx * scale, y + dy * scale
+            box = (left, bottom, left + width, bottom + height)
+            if not any(_overlap(box, other) for other in taken):
+                break
+        taken.append(box)
+        ax.annotate(
+            label,
+            (x_data, y_data),
+            textcoords="offset points",
+            xytext=(dx, dy),
+            fontsize=9,
+        )
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def plot_search(
+    results: SearchResults, hyperparameter: str, log_scale: bool = True
+) -> Figure:
     """Left: each trial's error against `hyperparameter`. Right: the incumbent."""
     frame = results.to_dataframe()
     best = results.best()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
-    left.scatter(frame[hyperparameter], frame["error"], label="trials")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")
+    left.scatter(frame[hyperparameter], frame["error"], label="trial")
+    best_x = [best.config[hyperparameter]]
     left.scatter(
-        [best.config[hyperparameter]], [best.error], marker="*", s=200,
-        color="C3", label="best",
-    )  # fmt: skip
-    for trial_id, row in frame.iterrows():
-        left.annotate(str(trial_id), (row[hyperparameter], row["error"]),
-                      textcoords="offset points", xytext=(4, 4))  # fmt: skip
+        best_x, [best.error], marker="*", s=200, color="C3", label="best trial"
+    )
     if log_scale:
         left.set_xscale("log")
-    left.set_xlabel(hyperparameter)
+    left.set_xlabel(words(hyperparameter, log_scale))
     left.set_ylabel("validation error")
-    left.legend()
     trials = np.arange(len(frame))
     right.plot(trials, frame["error"], "o", label="trial")
-    right.step(trials, results.incumbent_trajectory(), where="post", color="C3",
-               label="incumbent (best so far)")  # fmt: skip
+    incumbent = results.incumbent_trajectory()
+    right.step(
+        trials, incumbent, where="post", color="C3", label="incumbent (best so far)"
+    )
     right.set_xticks(trials)
-    right.set_xlabel("trial")
+    right.set_xlabel("trial number")
     right.set_ylabel("validation error")
-    right.legend()
+    for ax in (left, right):  # below the plots, where they hide no point
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, frameon=False
+        )
+    labels = [f"trial {i}" for i in frame.index]
+    label_points(
+        left, frame[hyperparameter].to_numpy(), frame["error"].to_numpy(), labels
+    )
     return fig
 
 
@@ -50,6 +97,20 @@ def plot_log_samples(dist: Any, num_samples: int = 10_000, seed: int = 0) -> Fig
     fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
     ax.hist(samples, bins=np.geomspace(low, high, 21), edgecolor="white")
     ax.set_xscale("log")
-    ax.set_xlabel("sampled value (log axis)")
-    ax.set_ylabel("count")
+    ax.set_xlabel("sampled value (log scale)")
+    ax.set_ylabel("number of samples")
     return fig
+
+
+def _sharp_figures_in_notebooks() -> None:
+    """Show inline figures as PNG at twice the resolution, in IPython only."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # plain Python: nothing to set
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
+
+
+_sharp_figures_in_notebooks()

@@ -1,4 +1,4 @@
-"""Searchers propose configurations; `run_search` evaluates them one trial at a time.
+"""Searchers propose configurations; `run_search` evaluates them, one at a time.
 
 The split follows Syne Tune: a searcher only decides *what* to try next
 (`sample_configuration`) and learns from results (`update`), while the loop
@@ -38,7 +38,7 @@ COMPLETED, FAILED = "completed", "failed"
 
 @dataclass(frozen=True)
 class Trial:
-    """One evaluated configuration: what was tried, what it scored, how long it took.
+    """One evaluated configuration: what was tried, its score, how long it took.
 
     A failed trial has ``status == "failed"``, a NaN `error`, and in `message` the
     type and text of what went wrong (`traceback` has the full traceback, if any).
@@ -58,7 +58,7 @@ class Trial:
 
 
 class Searcher:
-    """Proposes configurations. `sample_configuration` returns None when it has no more."""
+    """Proposes configurations; `sample_configuration` returns None when done."""
 
     def sample_configuration(self) -> dict | None:
         raise NotImplementedError
@@ -93,7 +93,8 @@ class GridSearcher(Searcher):
         for name, values in grid.items():
             if isinstance(values, str) or not isinstance(values, Iterable):
                 raise ValueError(
-                    f"hyperparameter {name!r}: a grid needs a list of values, got {values!r}"
+                    f"hyperparameter {name!r}: a grid needs a list of values, "
+                    f"got {values!r}"
                 )
             self.grid[name] = list(values)
             if not self.grid[name]:
@@ -115,7 +116,7 @@ def equispaced_grid(config_space: Mapping[str, Any], num: int) -> dict[str, list
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and PyTorch's global generators (CPU, and GPUs if any).
+    """Seed Python's, NumPy's and PyTorch's global generators (and GPUs', if any).
 
     Like ``torch.manual_seed``, without its cost on machines without a GPU: there it
     records a traceback for GPUs that may be initialized later, about a millisecond,
@@ -129,7 +130,7 @@ def seed_everything(seed: int) -> None:
 
 
 def trial_seed(search_seed: int, trial_id: int) -> int:
-    """A seed for one trial, derived from the search's seed and the trial's number."""
+    """A seed for one trial, from the search's seed and the trial's number."""
     return int(np.random.SeedSequence([search_seed, trial_id]).generate_state(1)[0])
 
 
@@ -147,7 +148,7 @@ class SearchResults:
         return len(self.trials)
 
     def record(self, trial: Trial) -> None:
-        """Keep a finished or failed trial (the one place where trials are added)."""
+        """Keep a finished or failed trial (the one place trials are added)."""
         self.trials.append(trial)
 
     @property
@@ -155,26 +156,35 @@ class SearchResults:
         return [t for t in self.trials if t.failed]
 
     def summary(self) -> str:
-        """How many trials completed and failed, and whether the search was interrupted."""
-        done = len(self.trials) - len(self.failed)
-        text = f"{len(self.trials)} trials: {done} completed, {len(self.failed)} failed"
+        """How many trials completed and failed; whether the search was stopped."""
+        failed = len(self.failed)
+        done = len(self.trials) - failed
+        text = f"{len(self.trials)} trials: {done} completed, {failed} failed"
         return text + (" (interrupted)" if self.interrupted else "")
 
     def to_dataframe(self) -> pd.DataFrame:
-        """One row per trial: its id, each hyperparameter, error, status and runtime."""
+        """A row per trial: id, each hyperparameter, error, status and runtime."""
         rows = [
-            {"trial_id": t.trial_id, **t.config, "error": t.error, "status": t.status,
-             "runtime": t.runtime}
+            {"trial_id": t.trial_id, **t.config, "error": t.error}
+            | {"status": t.status, "runtime": t.runtime}
             for t in self.trials
-        ]  # fmt: skip
+        ]
         return pd.DataFrame(rows).set_index("trial_id") if rows else pd.DataFrame()
 
     def best(self) -> Trial:
         """The completed trial with the lowest error (the first of equals)."""
-        scored = [t for t in self.trials if not t.failed and not math.isnan(t.error)]
+        scored = [
+            t for t in self.trials if not t.failed and not math.isnan(t.error)
+        ]
         if not scored:
-            why = f"; the first failure: {self.failed[0].message}" if self.failed else ""
-            raise ValueError(f"no trial has completed with an error to compare{why}")
+            why = (
+                f"; the first failure: {self.failed[0].message}"
+                if self.failed
+                else ""
+            )
+            raise ValueError(
+                f"no trial has completed with an error to compare{why}"
+            )
         return min(scored, key=lambda t: t.error)
 
     @property
@@ -183,19 +193,27 @@ class SearchResults:
 
     def incumbent_trajectory(self) -> np.ndarray:
         """The lowest error seen after each trial (NaN until one has completed)."""
-        errors = np.array([math.nan if t.failed else t.error for t in self.trials], dtype=float)
+        errors = np.array(
+            [math.nan if t.failed else t.error for t in self.trials], dtype=float
+        )
         return np.fmin.accumulate(errors) if len(errors) else errors
 
 
 def checked_error(value: Any, trial_id: int | None = None) -> float:
-    """An objective's result as a float, or `ValueError` saying what is wrong with it.
+    """An objective's result as a float, or `ValueError` saying what is wrong.
 
-    Accepted: a real number, or a tensor or array with one element, that is finite and
-    not negative (an error rate or a loss). Refused: `bool`, NaN, infinities, negative
-    numbers, strings, None and anything with more than one element.
+    Accepted: a real number, or a tensor or array with one element, that is
+    finite and not negative (an error rate or a loss). Refused: `bool`, NaN,
+    infinities, negative numbers, strings, None and more than one element.
     """
-    returned = "the objective returned" if trial_id is None else f"trial {trial_id} returned"
-    if hasattr(value, "numel") or isinstance(value, np.ndarray):  # a tensor or an array
+    returned = (
+        "the objective returned"
+        if trial_id is None
+        else f"trial {trial_id} returned"
+    )
+    if hasattr(value, "numel") or isinstance(
+        value, np.ndarray
+    ):  # a tensor or an array
         size = value.numel() if hasattr(value, "numel") else value.size
         if size != 1:
             raise ValueError(f"{returned} {size} numbers instead of one")
@@ -211,7 +229,8 @@ def checked_error(value: Any, trial_id: int | None = None) -> float:
 def format_config(config: Mapping[str, Any]) -> str:
     """``name = value`` pairs, floats to 4 significant digits."""
     return ", ".join(
-        f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in config.items()
+        f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}"
+        for k, v in config.items()
     )
 
 
@@ -243,7 +262,9 @@ def run_search(
         num_trials = integer(num_trials, "num_trials", minimum=1)
     seed = integer(seed, "seed", minimum=0)
     if num_trials is None and isinstance(searcher, RandomSearcher):
-        raise ValueError("random search needs num_trials: its searcher never runs out")
+        raise ValueError(
+            "random search needs num_trials: its searcher never runs out"
+        )
     results = SearchResults() if results is None else results
     first_id = len(results)
     try:
@@ -260,21 +281,28 @@ def run_search(
     except KeyboardInterrupt:
         results.interrupted = True
         if progress:
-            print("\nInterrupted: the trial under way is dropped, the finished ones are kept.")
+            print(
+                "\nInterrupted: the trial under way is dropped, the finished ones "
+                "are kept."
+            )
     if progress:
         print(f"Search done: {results.summary()}.", flush=True)
     return results
 
 
-def run_trial(objective: Objective, config: dict, trial_id: int, seed: int, progress: bool):
-    """Run one seeded, timed trial; an exception or a bad result makes it a failed trial."""
+def run_trial(
+    objective: Objective, config: dict, trial_id: int, seed: int, progress: bool
+):
+    """Run one seeded, timed trial; an exception or a bad result fails it."""
     if progress:
         print(f"Trial {trial_id}: {format_config(config)}", end="", flush=True)
     seed_everything(trial_seed(seed, trial_id))
     start = time.perf_counter()
     try:
         error = checked_error(objective(config), trial_id)
-    except Exception as err:  # any failure of a trial is recorded, and the search goes on
+    except (
+        Exception
+    ) as err:  # any failure of a trial is recorded, and the search goes on
         runtime = time.perf_counter() - start
         message = f"{type(err).__name__}: {err}"
         if progress:
@@ -295,9 +323,13 @@ def random_search(
     *,
     progress: bool = True,
 ) -> SearchResults:
-    """Random search: `num_trials` configurations drawn independently from `config_space`."""
+    """Random search: `num_trials` configurations drawn from `config_space`."""
     return run_search(
-        objective, RandomSearcher(config_space, seed), num_trials, seed=seed, progress=progress
+        objective,
+        RandomSearcher(config_space, seed),
+        num_trials,
+        seed=seed,
+        progress=progress,
     )
 
 
@@ -308,5 +340,5 @@ def grid_search(
     *,
     progress: bool = True,
 ) -> SearchResults:
-    """Grid search: every configuration of the Cartesian product of `grid`'s values."""
+    """Grid search: every configuration in the Cartesian product of `grid`."""
     return run_search(objective, GridSearcher(grid), seed=seed, progress=progress)

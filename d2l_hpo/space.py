@@ -47,11 +47,17 @@ class IntUniform:
             if not isinstance(bound, int | np.integer) or isinstance(bound, bool):
                 raise ValueError(f"{self!r}: bounds must be integers")
             if abs(bound) > MAX_INTEGER_BOUND:
-                raise ValueError(f"{self!r}: bounds must lie within +-2**53, got {bound}")
+                raise ValueError(
+                    f"{self!r}: bounds must lie within +-2**53, got {bound}"
+                )
         if not self.low < self.high:
-            raise ValueError(f"{self!r}: needs low < high, got low={self.low}, high={self.high}")
+            raise ValueError(
+                f"{self!r}: needs low < high, got low={self.low}, high={self.high}"
+            )
         if self.log and self.low <= 0:
-            raise ValueError(f"{self!r}: a log scale needs low > 0, got low={self.low}")
+            raise ValueError(
+                f"{self!r}: a log scale needs low > 0, got low={self.low}"
+            )
 
     def rvs(self, size: int | None = None, random_state: RandomState = None):
         """Draw one integer (or an array of `size`)."""
@@ -60,9 +66,11 @@ class IntUniform:
         return int(values) if size is None else values
 
     def grid(self, num: int) -> list[int]:
-        """At most `num` distinct integers, equispaced on the scale, both ends included."""
+        """At most `num` distinct integers, equispaced, both ends included."""
         self.check()
-        return sorted({int(round(v)) for v in equispaced(self.low, self.high, num, self.log)})
+        return sorted(
+            {int(round(v)) for v in equispaced(self.low, self.high, num, self.log)}
+        )
 
 
 class IntLogUniform(IntUniform):
@@ -101,12 +109,16 @@ class Categorical:
         self.choices = tuple(choices) if is_list else choices
 
     def __repr__(self) -> str:
-        shown = list(self.choices) if isinstance(self.choices, tuple) else self.choices
+        shown = (
+            list(self.choices) if isinstance(self.choices, tuple) else self.choices
+        )
         return f"Categorical({shown!r})"
 
     def check(self) -> None:
         if not isinstance(self.choices, tuple):
-            raise ValueError(f"{self!r}: choices must be a list, such as ['tanh', 'relu']")
+            raise ValueError(
+                f"{self!r}: choices must be a list, such as ['tanh', 'relu']"
+            )
         if not self.choices:
             raise ValueError("Categorical([]): needs at least one choice")
 
@@ -155,20 +167,24 @@ def equispaced(low: float, high: float, num: int, log: bool) -> np.ndarray:
 
 
 def grid_values(dist: Any, num: int) -> list[Any]:
-    """`num` values equispaced over a distribution's range, log-spaced on a log scale."""
+    """`num` values equispaced over a distribution's range (on its scale)."""
     if num < 1:
-        raise ValueError(f"a grid needs at least one point per hyperparameter, got {num}")
+        raise ValueError(
+            f"a grid needs at least one point per hyperparameter, got {num}"
+        )
     if _is_scipy_frozen(dist):
         low, high = _scipy_bounds(dist)
         values = equispaced(low, high, num, is_log_scale(dist))
-        if isinstance(dist.dist, stats.rv_discrete):  # integers: no 3.5 from randint(1, 7)
+        if isinstance(
+            dist.dist, stats.rv_discrete
+        ):  # integers: no 3.5 from randint(1, 7)
             return sorted({int(round(v)) for v in values})
         return [float(v) for v in values]
     return dist.grid(num)
 
 
 def check_config_space(config_space: Mapping[str, Any]) -> None:
-    """Raise `ValueError` naming the hyperparameter whose range is empty or inverted."""
+    """Raise `ValueError` naming the hyperparameter whose range is empty or bad."""
     if not config_space:
         raise ValueError("the configuration space has no hyperparameters")
     for name, dist in config_space.items():
@@ -178,14 +194,22 @@ def check_config_space(config_space: Mapping[str, Any]) -> None:
             elif hasattr(dist, "check") and hasattr(dist, "rvs"):
                 dist.check()
             else:
-                raise ValueError(f"{dist!r} is not a distribution (it needs rvs(random_state=...))")
+                raise ValueError(
+                    f"{dist!r} is not a distribution "
+                    "(it needs rvs(random_state=...))"
+                )
         except ValueError as err:
             raise ValueError(f"hyperparameter {name!r}: {err}") from None
 
 
-def sample_config(config_space: Mapping[str, Any], rng: np.random.Generator) -> dict:
+def sample_config(
+    config_space: Mapping[str, Any], rng: np.random.Generator
+) -> dict:
     """One configuration: a value drawn from each distribution, as plain Python."""
-    return {name: _plain(dist.rvs(random_state=rng)) for name, dist in config_space.items()}
+    return {
+        name: _plain(dist.rvs(random_state=rng))
+        for name, dist in config_space.items()
+    }
 
 
 def _plain(value: Any) -> Any:

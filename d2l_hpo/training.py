@@ -1,4 +1,4 @@
-"""Training for HPO: a ``d2l.Trainer`` that reports validation error, and 19.1's objective."""
+"""Training for HPO: a trainer that reports validation error, and the objective."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from d2l_hpo.checks import integer, positive_float
 from d2l_hpo.data import FashionMNIST
 
 #: Torch threads for training the chapter's small models. On two cores one thread
-#: is as fast as two at batch size 16, and many threads only add overhead to such
-#: tiny matrix products (benchmarks/threads.py). A fixed count also makes results
-#: independent of the reader's number of cores, since threads split sums differently.
+#: is as fast as two at batch size 16, and many threads only add overhead to
+#: such tiny matrix products (benchmarks/threads.py). A fixed count also makes
+#: results independent of the number of cores: threads split sums differently.
 TRAINING_THREADS = 1
 
 
 @contextmanager
 def torch_threads(num_threads: int) -> Iterator[None]:
-    """Run the block with `num_threads` torch threads, then restore the previous count."""
+    """Run the block with `num_threads` torch threads, then restore the count."""
     previous = torch.get_num_threads()
     torch.set_num_threads(num_threads)
     try:
@@ -40,7 +40,9 @@ class HPOTrainer(d2l.Trainer):
     (by default the module's `TRAINING_THREADS`, read when the trainer is made).
     """
 
-    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, num_threads=None):
+    def __init__(
+        self, max_epochs, num_gpus=0, gradient_clip_val=0, num_threads=None
+    ):
         super().__init__(max_epochs, num_gpus, gradient_clip_val)
         num_threads = TRAINING_THREADS if num_threads is None else num_threads
         self.num_threads = integer(num_threads, "num_threads", minimum=1)
@@ -71,7 +73,9 @@ class HPOTrainer(d2l.Trainer):
             super().fit_epoch()
         finally:
             self.val_dataloader = val_dataloader
-        self.diverged = not all(torch.isfinite(p).all() for p in self.model.parameters())
+        self.diverged = not all(
+            torch.isfinite(p).all() for p in self.model.parameters()
+        )
 
     def validation_error(self, dataloader=None) -> float:
         """Share of misclassified validation examples, as a Python float.
@@ -103,7 +107,7 @@ def _no_plot(key, value, train) -> None:
 
 
 def constant_prediction_error(labels: torch.Tensor) -> float:
-    """Error of always predicting the most frequent label: what a diverged run is worth."""
+    """Error of always predicting the commonest label: a diverged run's worth."""
     counts = torch.bincount(labels)
     return 1.0 - counts.max().item() / labels.numel()
 
@@ -113,7 +117,7 @@ SOFTMAX_HYPERPARAMETERS = {"learning_rate": None, "batch_size": 16}
 
 
 def softmax_hyperparameters(config: Mapping) -> tuple[float, int]:
-    """(learning rate, batch size) of a 19.1 configuration, checked before any training.
+    """(learning rate, batch size) of a 19.1 configuration, checked up front.
 
     A `ValueError` names what is wrong: a missing learning rate, one that is not a
     finite number > 0 within float32's range, a batch size that is not a positive
@@ -132,7 +136,9 @@ def softmax_hyperparameters(config: Mapping) -> tuple[float, int]:
             f"config has no 'learning_rate' (keys: {sorted(config)}); "
             "the objective needs a positive learning rate"
         )
-    learning_rate = positive_float(config["learning_rate"], "config['learning_rate']")
+    learning_rate = positive_float(
+        config["learning_rate"], "config['learning_rate']"
+    )
     batch_size = config.get("batch_size", SOFTMAX_HYPERPARAMETERS["batch_size"])
     return learning_rate, integer(batch_size, "config['batch_size']", minimum=1)
 
@@ -145,7 +151,7 @@ def train_softmax_classification(
     split_seed: int = 0,
     root: str = "../data",
 ) -> HPOTrainer:
-    """Train softmax regression on Fashion-MNIST with `config`, as section 19.1 does.
+    """Train softmax regression on Fashion-MNIST with `config`, as 19.1 does.
 
     ``SoftmaxRegression(num_outputs=10, lr=...)``, batch size 16 (or
     ``config["batch_size"]``), `max_epochs` epochs. With `val_fraction`, a share of
@@ -166,10 +172,14 @@ def train_softmax_classification(
     return trainer
 
 
-def hpo_objective_softmax_classification(config: Mapping, max_epochs: int = 8, **data) -> float:
-    """The objective of section 19.1: the validation error after training with `config`.
+def hpo_objective_softmax_classification(
+    config: Mapping, max_epochs: int = 8, **data
+) -> float:
+    """The objective of 19.1: the validation error after training with `config`.
 
     `data` options (`val_fraction`, `split_seed`, `root`) go to
     `train_softmax_classification`.
     """
-    return train_softmax_classification(config, max_epochs, **data).validation_error()
+    return train_softmax_classification(
+        config, max_epochs, **data
+    ).validation_error()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from reader_edition import publish
 
 
 def execute(path: Path, timeout: int) -> float:
@@ -43,6 +44,8 @@ def main() -> None:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     for path in args.notebooks:
         print(f"{path}: {execute(path, args.timeout):.0f} s", flush=True)
+    for notebook in publish():
+        print(f"published {notebook}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ TOP = Path(__file__).resolve().parents[1]
 SOURCES = ["_config.yml", "_toc.yml", "book", "chapter19"]
 SOLUTION_TAG = "solution"
 MARKER = ".student-edition"  # marks a folder this script wrote, and may replace
+#: The student edition's notebooks for Colab and Studio Lab (scripts/reader_edition.py).
+STUDENT_READER_EDITION = "notebooks-student"
 
 
 def is_omitted(notebook) -> bool:
@@ -89,6 +91,9 @@ def write_student_edition(out: Path) -> dict[str, int]:
     (out / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     config = yaml.safe_load((out / "_config.yml").read_text())
     config["title"] += " (student edition)"
+    # Its launch links open the student reader edition, committed beside the book's.
+    config["repository"]["path_to_book"] = STUDENT_READER_EDITION
+    shutil.copytree(TOP / STUDENT_READER_EDITION, out / STUDENT_READER_EDITION)
     # Static files (MathJax) are served from the book's own folder, not copied.
     sphinx_config = config["sphinx"]["config"]
     sphinx_config["html_static_path"] = [str(TOP / p) for p in sphinx_config["html_static_path"]]

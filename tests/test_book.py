@@ -13,7 +13,7 @@ import yaml
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
-from studiolab import studiolab_url  # noqa: E402
+from launch_links import colab_url, studiolab_url  # noqa: E402
 
 from tests.conftest import build_book  # noqa: E402
 
@@ -130,15 +130,41 @@ def test_citations_link_to_bibliography_entries(page):
     page.goto(f"{page.base}/chapter19/what-is-hpo.html", wait_until="load")
 
 
-def test_launch_links_point_at_this_notebook(page):
+def test_launch_links_open_the_reader_edition_of_this_notebook(page):
     repo = repository()
-    org_repo = repo["url"].removeprefix("https://github.com/")
-    path = "chapter19/what-is-hpo.ipynb"
-    hrefs = page.evaluate("Array.from(document.querySelectorAll('a')).map(a => a.href)")
-    colab = f"https://colab.research.google.com/github/{org_repo}/blob/{repo['branch']}/{path}"
-    assert colab in hrefs
-    assert studiolab_url(repo["url"], repo["branch"], path) in hrefs
-    assert any(h.endswith("_sources/chapter19/what-is-hpo.ipynb") for h in hrefs)  # download
+    path = f"{repo['path_to_book']}/chapter19/what-is-hpo.ipynb"
+    assert path == "notebooks/chapter19/what-is-hpo.ipynb"
+    links = page.locator("article .launch-links")
+    assert links.count() == 1  # Colab, Studio Lab and Download together, at the top
+    hrefs = links.first.evaluate("p => Array.from(p.querySelectorAll('a')).map(a => a.href)")
+    assert hrefs[:2] == [
+        colab_url(repo["url"], repo["branch"], path),
+        studiolab_url(repo["url"], repo["branch"], path),
+    ]
+    assert hrefs[2].endswith("_sources/chapter19/what-is-hpo.ipynb")
+    header = page.evaluate("Array.from(document.querySelectorAll('a')).map(a => a.href)")
+    assert colab_url(repo["url"], repo["branch"], path) in header  # the theme's button too
+    first_heading = page.locator("article h1").first.bounding_box()["y"]
+    assert 0 < links.first.bounding_box()["y"] - first_heading < 200
+
+
+def test_the_download_link_serves_the_reader_edition(page):
+    response = page.request.get(f"{page.base}/_sources/chapter19/what-is-hpo.ipynb")
+    downloaded = nbformat.reads(response.text(), as_version=4)
+    committed = nbformat.read(TOP / "notebooks" / "chapter19" / "what-is-hpo.ipynb", 4)
+    assert downloaded == committed
+    assert "{cite:" not in response.text() and ":::{exercise}" not in response.text()
+
+
+def test_figures_have_numbered_captions_alt_text_and_sharp_images(page):
+    figures = page.locator("article figure")
+    assert figures.count() == 2
+    captions = [t.strip() for t in figures.locator("figcaption").all_inner_texts()]
+    assert [c.split(" ", 2)[:2] for c in captions] == [["Fig.", "1"], ["Fig.", "2"]]
+    for image in figures.locator("img").all():
+        assert len(image.get_attribute("alt")) > 40
+        natural, shown = image.evaluate("i => [i.naturalWidth, i.clientWidth]")
+        assert natural >= 1.9 * shown  # drawn at twice the resolution it is shown at
 
 
 def test_a_screenshot_of_the_page_is_kept(page):

@@ -182,3 +182,35 @@ def test_every_output_nbval_skips_is_followed_by_a_compared_check_of_its_claim(p
         lines = "".join(o.get("text", "") for o in check.outputs).splitlines()
         assert lines and all(line.endswith(": True") for line in lines), check.source
     assert len(skipped) <= 1  # few outputs are not compared, and each for a reason
+
+
+def test_the_chapter_index_links_each_planned_section_to_its_original():
+    rows = [r for r in (TOP / "chapter19" / "index.md").read_text().splitlines() if "| 19." in r]
+    assert [r.split("|")[1].split()[0] for r in rows] == ["19.1", "19.2", "19.3", "19.4", "19.5"]
+    pages = {"19.2": "hyperopt-api", "19.3": "rs-async", "19.4": "sh-intro", "19.5": "sh-async"}
+    for row in rows[1:]:
+        number = row.split("|")[1].split()[0]
+        link = f"(https://d2l.ai/chapter_hyperparameter-optimization/{pages[number]}.html)"
+        assert "planned" in row and link in row, row
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_fits_the_text_column_and_carries_no_formatter_comments(path):
+    """The column is about 84 characters wide; what a reader sees must fit it."""
+    shown = [c.source for c in cells(path, "code")]
+    for cell in cells(path, "code"):
+        shown += [
+            o["data"]["text/markdown"] for o in cell.outputs if "text/markdown" in o.get("data", {})
+        ]
+    for block in shown:
+        assert "fmt: skip" not in block and "noqa" not in block
+        assert max(map(len, block.splitlines()), default=0) <= 84, block[:80]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_has_a_numbered_caption_and_alt_text(path):
+    for cell in cells(path, "code"):
+        if any("image/png" in o.get("data", {}) for o in cell.outputs):
+            options = cell.metadata.get("mystnb", {})
+            assert options["figure"]["name"].startswith("fig-"), cell.source[:60]
+            assert len(options["figure"]["caption"]) > 40 and len(options["image"]["alt"]) > 40

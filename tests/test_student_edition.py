@@ -80,6 +80,12 @@ def test_student_edition_builds_without_warnings_or_solutions(student_sources, t
     for page, text in pages.items():
         assert 'class="solution' not in text and "Solution to" not in text, page
         assert "tag_solution" not in text, page
+    # Its launch links open the student reader edition, and Download serves it.
+    student_notebook = "notebooks-student/chapter19/what-is-hpo.ipynb"
+    assert f"/blob/main/{student_notebook}" in exercises
+    assert "/blob/main/notebooks/" not in exercises
+    served = (html / "_sources" / "chapter19" / "what-is-hpo.ipynb").read_bytes()
+    assert served == (TOP / student_notebook).read_bytes()
 
 
 def test_it_refuses_to_overwrite_what_it_did_not_write(tmp_path, student_sources):

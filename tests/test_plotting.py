@@ -1,0 +1,59 @@
+"""Figures: labelled in words, with no label or legend over another label or a point."""
+
+import itertools
+
+import matplotlib
+import numpy as np
+from scipy import stats
+
+from d2l_hpo.plotting import plot_log_samples, plot_search
+from d2l_hpo.search import SearchResults, Trial
+
+matplotlib.use("Agg")
+
+# Trials 0 and 4 lie almost on top of each other, as in section 19.1's search.
+TRIALS = [
+    Trial(0, {"learning_rate": 0.0002201}, 0.2540, 1.0),
+    Trial(1, {"learning_rate": 0.0008856}, 0.1998, 1.0),
+    Trial(2, {"learning_rate": 0.1604}, 0.1670, 1.0),
+    Trial(3, {"learning_rate": 0.02131}, 0.1584, 1.0),
+    Trial(4, {"learning_rate": 0.000238}, 0.2530, 1.0),
+]
+
+
+def overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_search_plot_is_labelled_in_words():
+    fig = plot_search(SearchResults(TRIALS), "learning_rate")
+    left, right = fig.axes
+    assert left.get_xlabel() == "learning rate (log scale)"
+    assert right.get_xlabel() == "trial number"
+    assert left.get_ylabel() == right.get_ylabel() == "validation error"
+    assert sorted(t.get_text() for t in left.texts) == [f"trial {i}" for i in range(5)]
+
+
+def test_no_label_covers_another_label_or_a_point_and_legends_cover_nothing():
+    fig = plot_search(SearchResults(TRIALS), "learning_rate")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    left, right = fig.axes
+    labels = [t.get_window_extent(renderer) for t in left.texts]
+    for a, b in itertools.combinations(labels, 2):
+        assert not overlap(a, b), (a, b)
+    xy = np.array([[t.config["learning_rate"], t.error] for t in TRIALS])
+    for x, y in left.transData.transform(xy):
+        point = matplotlib.transforms.Bbox([[x - 3, y - 3], [x + 3, y + 3]])
+        assert not any(overlap(point, label) for label in labels)
+    for ax in (left, right):
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert legend.y1 < ax.get_window_extent(renderer).y0  # below the plot
+
+
+def test_log_samples_histogram_is_labelled_in_words():
+    fig = plot_log_samples(stats.loguniform(1e-4, 1), num_samples=1000)
+    (ax,) = fig.axes
+    assert ax.get_xlabel() == "sampled value (log scale)"
+    assert ax.get_ylabel() == "number of samples"
+    assert ax.get_xscale() == "log"
