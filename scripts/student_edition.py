@@ -48,6 +48,8 @@ def prune_toc(entries: list, omitted: set[str]) -> list:
         for key in ("sections", "chapters", "parts"):
             if key in entry:
                 entry[key] = prune_toc(entry[key], omitted)
+                if not entry[key]:  # a toc list may not be empty
+                    del entry[key]
         kept.append(entry)
     return kept
 

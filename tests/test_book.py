@@ -2,6 +2,7 @@
 checked in headless Chromium."""
 
 import http.server
+import re
 import sys
 import threading
 from functools import partial
@@ -105,7 +106,7 @@ def test_the_hyperparameter_table_is_rendered(page):
 
 
 def test_the_trial_table_and_the_figures_are_shown(page):
-    trials = page.locator("article table.dataframe")
+    trials = page.locator("article table.dataframe", has_text="status")
     assert trials.count() == 1
     assert trials.locator("tbody tr").count() == 5
     assert "learning_rate" in trials.inner_text() and "error" in trials.inner_text()
@@ -124,6 +125,14 @@ def test_citations_link_to_bibliography_entries(page):
     entries = page.locator("article .citation, article dl.citation > dt")
     text = page.locator("article").inner_text()
     assert entries.count() >= 14
+    labels = [t.strip() for t in page.locator("article .citation > .label").all_inner_texts()]
+    assert "[Bergstra and Bengio, 2012]" in labels and "[Bellman, 1966]" in labels
+    assert all(re.fullmatch(r"\[[^\]\d]+, (19|20)\d\d[a-z]?\]", label) for label in labels)
+    bodies = page.locator("article .citation > p").all()
+    assert len(bodies) == len(labels)
+    for body in bodies:  # a DOI or a URL to follow
+        hrefs = body.evaluate("d => Array.from(d.querySelectorAll('a')).map(a => a.href)")
+        assert any(h.startswith(("https://doi.org/", "https://")) for h in hrefs), body
     for expected in ("Collaborative hyperparameter tuning", "Dynamic programming",
                      "Algorithms for hyper-parameter optimization", "Maclaurin"):  # fmt: skip
         assert expected in text
@@ -280,3 +289,107 @@ def test_every_page_has_a_favicon(built_book):
     for path in book_pages(built_book):
         html = (built_book / path).read_text()
         assert 'rel="icon" href="' in html and "favicon.svg" in html, path
+
+
+def test_a_tap_anywhere_on_a_solution_title_opens_it_on_a_phone(page):
+    phone = page.context.new_page()
+    try:
+        phone.set_viewport_size({"width": 390, "height": 844})
+        url = f"{page.base}/chapter19/what-is-hpo-solutions.html"
+        phone.goto(url, wait_until="load")
+        solution = phone.locator("article .solution.dropdown").first
+        answer = solution.get_by_text("Why this is a problem").first
+        assert not answer.is_visible()
+        link = solution.locator(".admonition-title a").first  # "Exercise 1", in the title
+        assert link.count() == 1
+        link.scroll_into_view_if_needed()
+        box = link.bounding_box()
+        phone.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        answer.wait_for(state="visible", timeout=5000)
+        assert phone.url == url
+        solution.scroll_into_view_if_needed()
+        phone.screenshot(path=str(TOP / "_build" / "screenshots" / "solution-open-phone.png"))
+    finally:
+        phone.close()
+
+
+def test_search_snippets_do_not_reveal_hidden_solutions(page):
+    """ "winner" occurs only inside a hidden solution (the winner's curse)."""
+    search = page.context.new_page()
+    try:
+        search.goto(f"{page.base}/search.html?q=winner", wait_until="load")
+        results = search.locator("#search-results ul.search li")
+        results.first.wait_for(timeout=10000)
+        search.wait_for_function(
+            "document.querySelectorAll('#search-results li p.context').length"
+            " === document.querySelectorAll('#search-results li').length"
+        )
+        pages = [a.get_attribute("href") for a in results.locator("a").all()]
+        assert any("what-is-hpo-solutions" in href for href in pages)
+        snippets = results.locator("p.context").all_inner_texts()
+        assert snippets and not any("winner" in s.lower() for s in snippets), snippets
+    finally:
+        search.close()
+
+
+@pytest.mark.parametrize("width, height", [(1280, 900), (390, 844)])
+def test_screenshots_of_19_1_as_a_reader_sees_it(page, width, height):
+    """Kept in _build/screenshots/ for a person to look at: the top of the page, the
+    table, a figure and an open solution, on a desktop and on a phone."""
+    view = page.context.new_page()
+    folder = TOP / "_build" / "screenshots"
+    try:
+        view.set_viewport_size({"width": width, "height": height})
+        view.goto(f"{page.base}/chapter19/what-is-hpo.html", wait_until="load")
+        shots = {"top": None}
+        shots["table"] = view.locator("article table", has_text="Hyperparameter Ranges")
+        shots["figure"] = view.locator("article figure").nth(1)
+        for name, target in shots.items():
+            if target is not None:
+                target.scroll_into_view_if_needed()
+            view.screenshot(path=str(folder / f"what-is-hpo-{width}-{name}.png"))
+        view.goto(f"{page.base}/chapter19/what-is-hpo-solutions.html", wait_until="load")
+        title = view.locator("article .solution.dropdown .admonition-title").first
+        title.scroll_into_view_if_needed()
+        title.click(position={"x": 5, "y": 5})
+        view.get_by_text("Why this is a problem").first.wait_for(state="visible")
+        view.screenshot(path=str(folder / f"what-is-hpo-{width}-solution.png"))
+    finally:
+        view.close()
+    for name in ("top", "table", "figure", "solution"):
+        with Image.open(folder / f"what-is-hpo-{width}-{name}.png") as shot:
+            assert shot.size == (width, height)
+
+
+@pytest.mark.parametrize(
+    "path", ["chapter19/what-is-hpo.html", "chapter19/what-is-hpo-solutions.html"]
+)
+def test_code_fits_the_column_at_1280_pixels(page, path):
+    view = page.context.new_page()
+    try:
+        view.set_viewport_size({"width": 1280, "height": 900})
+        view.goto(f"{page.base}/{path}", wait_until="load")
+        view.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+        widths = view.evaluate(
+            "Array.from(document.querySelectorAll('article .cell_input pre, article .output pre'))"
+            ".filter(p => p.offsetParent !== null).map(p => [p.scrollWidth, p.clientWidth])"
+        )
+    finally:
+        view.close()
+    assert len(widths) >= 10
+    assert [w for w in widths if w[0] > w[1]] == []  # no code block scrolls sideways
+
+
+def test_the_solutions_sit_inside_19_1_in_the_sidebar_as_their_number_says(page):
+    page.goto(f"{page.base}/chapter19/what-is-hpo-solutions.html", wait_until="load")
+    try:
+        nested = page.evaluate(
+            "Array.from(document.querySelectorAll('.bd-sidebar li'))"
+            ".filter(li => li.querySelector(':scope > a')?.textContent.startsWith('19.1. '))"
+            ".map(li => Array.from(li.querySelectorAll(':scope li > a'))"
+            ".map(a => a.textContent.trim()))"
+        )
+        assert nested == [["19.1.5. Solutions to the Exercises"]]
+        assert texts(page, "article h1")[0].startswith("19.1.5.")
+    finally:
+        page.goto(f"{page.base}/chapter19/what-is-hpo.html", wait_until="load")

@@ -205,6 +205,8 @@ def test_code_fits_the_text_column_and_carries_no_formatter_comments(path):
     for block in shown:
         assert "fmt: skip" not in block and "noqa" not in block
         assert max(map(len, block.splitlines()), default=0) <= 84, block[:80]
+    for cell in cells(path, "code"):  # the notebooks' own code: 80 (solutions are indented)
+        assert max(map(len, cell.source.splitlines()), default=0) <= 80, cell.source[:80]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
