@@ -15,7 +15,6 @@ bare ``from d2l import torch as d2l`` and of the same import plus one trial.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -26,14 +25,14 @@ import warnings
 from pathlib import Path
 
 import torch
+from arguments import benchmark_arguments
 from d2l import torch as d2l
 from torch.nn import functional as F
 
-from d2l_hpo import ensure_fashion_mnist, hpo_objective_softmax_classification
+from d2l_hpo import hpo_objective_softmax_classification
 from d2l_hpo.data import load_split
 from d2l_hpo.training import TRAINING_THREADS, torch_threads
 
-TOP = Path(__file__).resolve().parents[1]
 # Stock d2l asks for 4 workers on this 2-core machine; torch warns, once per epoch.
 warnings.filterwarnings("ignore", message="This DataLoader will create 4 worker processes")
 LEARNING_RATE, BATCH_SIZE = 0.1, 16
@@ -116,11 +115,7 @@ def memory_mb(code: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--root", type=Path, default=TOP / "data")
-    args = parser.parse_args()
-    ensure_fashion_mnist(args.root)
+    args = benchmark_arguments(__doc__.splitlines()[0])
     with tempfile.TemporaryDirectory() as folder:
         # A folder in which ../data is args.root, where stock d2l looks.
         root = Path(folder)

@@ -11,18 +11,17 @@ measured in this one run.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from arguments import benchmark_arguments
 
-from d2l_hpo import ensure_fashion_mnist, hpo_objective_softmax_classification, training
+from d2l_hpo import hpo_objective_softmax_classification, training
 from d2l_hpo.data import load_split
 
-TOP = Path(__file__).resolve().parents[1]
 THREAD_COUNTS = (1, 2, 4, 8, 16)
 BATCH_SIZES = (16, 256)
 
@@ -39,11 +38,7 @@ def epoch_seconds(root: Path, num_threads: int, batch_size: int, seed: int) -> f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--root", type=Path, default=TOP / "data")
-    args = parser.parse_args()
-    ensure_fashion_mnist(args.root)
+    args = benchmark_arguments(__doc__.splitlines()[0])
     load_split(args.root, True), load_split(args.root, False)  # decoded, as after trial 1
     chosen = training.TRAINING_THREADS
     seconds = {(n, b): [] for n in THREAD_COUNTS for b in BATCH_SIZES}
