@@ -8,6 +8,7 @@ re-compressed copy (Debian's) verifies as well as the original archive does.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -17,7 +18,8 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 #: SHA-256 of each decompressed IDX file, as published archives decompress.
@@ -49,9 +51,11 @@ SYSTEM_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 DOWNLOAD_TIMEOUT_SECONDS = 30.0
 #: Seconds that all downloads of one call may take together, mirrors included, so
 #: that a mirror that never answers or trickles bytes cannot hold a reader forever.
-DOWNLOAD_DEADLINE_SECONDS = 300.0
+#: The four files are 30 MB: this allows a connection as slow as 35 kB/s.
+DOWNLOAD_DEADLINE_SECONDS = 900.0
 #: A temporary ``.part`` file untouched for this long was left by a killed process
-#: (a live download writes at least once per timeout), so it is removed.
+#: (a live download makes it once the server answers, then writes to it at least
+#: once per timeout), so it is removed.
 STALE_PART_SECONDS = 2 * DOWNLOAD_TIMEOUT_SECONDS
 
 #: Set to 1 (as the test suite does, for notebook kernels too) to forbid downloads.
@@ -112,27 +116,36 @@ def _check(path: Path, name: str, source: Path | str) -> None:
         )
 
 
-def _temporary_file(folder: Path, name: str) -> tuple[int, Path]:
-    """A new ``.part`` file in `folder`, readable by all (0644) like its final file.
-
-    A folder this user cannot write to raises `DataFolderNotWritableError`, which
-    says what to do instead.
-    """
+@contextmanager
+def _writing_into(folder: Path) -> Iterator[None]:
+    """Turn "cannot write into `folder`" into `DataFolderNotWritableError`, which
+    says what to do instead; other errors pass unchanged."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=folder, prefix=f".{name}.", suffix=".part"
-        )
-    except PermissionError as err:
+        yield
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
         raise DataFolderNotWritableError(
             f"Fashion-MNIST must be staged in {folder}, which this user cannot "
             f"write to ({err.strerror}). Pass a root you can write to, such as "
             "FashionMNIST(root='~/data'), or ask the folder's owner to run this "
             "once."
         ) from err
-    os.fchmod(
-        fd, 0o644
-    )  # mkstemp's 0600 would lock out the other users of a shared root
+
+
+def _make_folder(folder: Path) -> None:
+    with _writing_into(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def _temporary_file(folder: Path, name: str) -> tuple[int, Path]:
+    """A new ``.part`` file in `folder`, readable by all (0644) as staged files."""
+    _make_folder(folder)
+    with _writing_into(folder):
+        fd, tmp_name = tempfile.mkstemp(
+            dir=folder, prefix=f".{name}.", suffix=".part"
+        )
+    os.fchmod(fd, 0o644)  # mkstemp's 0600 would lock out the other users of a root
     return fd, Path(tmp_name)
 
 
@@ -169,6 +182,12 @@ def _stage_from_gzip(gz: Path | str, name: str, raw: Path, source: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+TOO_LATE = (
+    "the downloads did not finish before their deadline; on a slow connection, "
+    "call ensure_fashion_mnist(deadline=...) with more seconds"
+)
+
+
 def _download(url: str, dest: Path, timeout: float, deadline: float) -> None:
     """Fetch `url` into `dest` through a temporary file: all or nothing.
 
@@ -177,29 +196,26 @@ def _download(url: str, dest: Path, timeout: float, deadline: float) -> None:
     """
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise TimeoutError("no time left before the download deadline")
-    fd, tmp = _temporary_file(dest.parent, dest.name)
-    try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(
-                url, timeout=min(timeout, remaining)
-            ) as response,
-        ):
-            while chunk := response.read1(1 << 16):  # returns what one read brings
-                out.write(chunk)
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        "the download deadline passed before it finished"
+        raise TimeoutError(TOO_LATE)
+    _make_folder(dest.parent)  # before asking the server: a folder we cannot use
+    with urllib.request.urlopen(url, timeout=min(timeout, remaining)) as response:
+        # The .part file is made once the server answers, so that it is written
+        # to from the start (see STALE_PART_SECONDS).
+        fd, tmp = _temporary_file(dest.parent, dest.name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := response.read1(1 << 16):  # what one read brings
+                    out.write(chunk)
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(TOO_LATE)
+                size, expected = out.tell(), response.headers.get("Content-Length")
+                if expected is not None and size != int(expected):
+                    raise OSError(
+                        f"incomplete download: {size} of {expected} bytes"
                     )
-            expected = response.headers.get("Content-Length")
-            if expected is not None and out.tell() != int(expected):
-                raise OSError(
-                    f"incomplete download: {out.tell()} of {expected} bytes"
-                )
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def _fetch(

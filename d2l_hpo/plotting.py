@@ -16,7 +16,12 @@ from matplotlib.figure import Figure
 from d2l_hpo.search import SearchResults
 
 #: Where a trial's label may go, in points from its marker, in order of preference.
-LABEL_OFFSETS = ((5, 5), (5, -12), (-13, 5), (-13, -12), (5, 14), (5, -21))
+LABEL_OFFSETS = (
+    *((8, 6), (8, -14), (-14, 6), (-14, -14), (8, 16), (8, -24), (-34, -4)),
+    *((12, -34), (20, -4), (-40, -18), (12, 26), (-40, 10)),
+)
+#: Half the width of the space a marker takes, in points (the star is the largest).
+MARKER_RADIUS = 7
 
 
 def words(name: str, log_scale: bool = False) -> str:
@@ -25,29 +30,28 @@ def words(name: str, log_scale: bool = False) -> str:
 
 
 def label_points(ax: Axes, xs, ys, labels) -> None:
-    """Write a label by each point, where it overlaps no other label or point."""
+    """Write a label by each point, inside the axes, where it covers no other label
+    or point (or, failing that, where it covers the fewest)."""
     ax.figure.canvas.draw()  # settle the layout, so that positions are final
+    renderer = ax.figure.canvas.get_renderer()
     pixels = ax.transData.transform(np.column_stack([xs, ys]))
-    scale = ax.figure.dpi / 72  # pixels per point
-    taken = [
-        (x - 4 * scale, y - 4 * scale, x + 4 * scale, y + 4 * scale)
-        for x, y in pixels
-    ]
-    for (x, y), x_data, y_data, label in zip(pixels, xs, ys, labels, strict=True):
-        width, height = (6 * len(label) + 2) * scale, 10 * scale
-        for dx, dy in LABEL_OFFSETS:
-            left, bottom = x + dx * scale, y + dy * scale
-            box = (left, bottom, left + width, bottom + height)
-            if not any(_overlap(box, other) for other in taken):
-                break
-        taken.append(box)
-        ax.annotate(
-            label,
-            (x_data, y_data),
-            textcoords="offset points",
-            xytext=(dx, dy),
-            fontsize=9,
+    r = MARKER_RADIUS * ax.figure.dpi / 72  # in pixels
+    taken = [(x - r, y - r, x + r, y + r) for x, y in pixels]
+    frame = ax.get_window_extent(renderer)
+    for x_data, y_data, label in zip(xs, ys, labels, strict=True):
+        text = ax.annotate(
+            label, (x_data, y_data), (0, 0), textcoords="offset points", fontsize=9
         )
+        candidates = []
+        for offset in LABEL_OFFSETS:
+            text.xyann = offset
+            box = text.get_window_extent(renderer).extents  # exactly where it lands
+            inside = frame.x0 <= box[0] and box[2] <= frame.x1
+            inside = inside and frame.y0 <= box[1] and box[3] <= frame.y1
+            covered = sum(_overlap(box, other) for other in taken)
+            candidates.append((covered + 10 * (not inside), offset, tuple(box)))
+        _, text.xyann, box = min(candidates, key=lambda candidate: candidate[0])
+        taken.append(box)
 
 
 def _overlap(a, b) -> bool:
@@ -84,9 +88,8 @@ def plot_search(
             loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, frameon=False
         )
     labels = [f"trial {i}" for i in frame.index]
-    label_points(
-        left, frame[hyperparameter].to_numpy(), frame["error"].to_numpy(), labels
-    )
+    xs, ys = frame[hyperparameter].to_numpy(), frame["error"].to_numpy()
+    label_points(left, xs, ys, labels)
     return fig
 
 

@@ -266,6 +266,7 @@ def run_search(
             "random search needs num_trials: its searcher never runs out"
         )
     results = SearchResults() if results is None else results
+    results.interrupted = False  # a search resumed after Ctrl-C is whole again
     first_id = len(results)
     try:
         for trial_id in itertools.count(first_id):
@@ -275,9 +276,9 @@ def run_search(
             if config is None:
                 break
             trial = run_trial(objective, config, trial_id, seed, progress)
+            results.record(trial)  # kept before the searcher sees it, come what may
             if not trial.failed:
                 searcher.update(config, trial.error)
-            results.record(trial)
     except KeyboardInterrupt:
         results.interrupted = True
         if progress:

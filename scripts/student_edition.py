@@ -95,7 +95,11 @@ def write_student_edition(out: Path) -> dict[str, int]:
     config["title"] += " (student edition)"
     # Its launch links open the student reader edition, committed beside the book's.
     config["repository"]["path_to_book"] = STUDENT_READER_EDITION
-    shutil.copytree(TOP / STUDENT_READER_EDITION, out / STUDENT_READER_EDITION)
+    shutil.copytree(  # without the data that running those notebooks stages there
+        TOP / STUDENT_READER_EDITION,
+        out / STUDENT_READER_EDITION,
+        ignore=shutil.ignore_patterns("data"),
+    )
     # Static files (MathJax) are served from the book's own folder, not copied.
     sphinx_config = config["sphinx"]["config"]
     sphinx_config["html_static_path"] = [str(TOP / p) for p in sphinx_config["html_static_path"]]

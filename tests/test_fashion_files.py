@@ -289,12 +289,12 @@ def test_one_deadline_bounds_all_downloads(tmp_path, server, mode):
         with pytest.raises(FashionMNISTNotFoundError, match="deadline|timed out"):
             ensure_fashion_mnist(
                 tmp_path, system_dirs=[], mirrors=[server.url, second.url],
-                timeout=0.5, deadline=1.0, progress=False,
+                timeout=5, deadline=1.0, progress=False,
             )  # fmt: skip
     finally:
         second.close()
-    # The deadline plus at most one read's timeout, with room for a loaded machine;
-    # without a deadline a trickle never ends (here: after 10 s, when the server stops).
+    # Without the deadline, each mirror would hold the reader 5 s or more (a read's
+    # timeout; a trickle never times out, here it stops after 10 s with the server).
     assert time.monotonic() - start < 4
     assert list(raw_folder(tmp_path).iterdir()) == []
 
@@ -319,3 +319,15 @@ def test_system_dirs_and_mirrors_are_both_read_at_call_time(tmp_path, monkeypatc
     monkeypatch.setattr(fashion_files, "SYSTEM_DIRS", (DEBIAN_DIR,))
     raw = ensure_fashion_mnist(tmp_path / "root", download=False)
     assert all(sha256_of(raw / n) == FILE_SHA256[n] for n in NAMES)
+
+
+def test_a_read_only_file_system_says_what_to_do(tmp_path, monkeypatch):
+    """A read-only mount fails with EROFS, not a PermissionError: named all the same."""
+    import errno
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(DataFolderNotWritableError, match="Read-only file system.*root="):
+        ensure_fashion_mnist(tmp_path / "mounted", system_dirs=[DEBIAN_DIR], download=False)

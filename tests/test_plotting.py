@@ -43,9 +43,14 @@ def test_no_label_covers_another_label_or_a_point_and_legends_cover_nothing():
     for a, b in itertools.combinations(labels, 2):
         assert not overlap(a, b), (a, b)
     xy = np.array([[t.config["learning_rate"], t.error] for t in TRIALS])
+    r = 7 * fig.dpi / 72  # the star of the best trial is 14 points wide
     for x, y in left.transData.transform(xy):
-        point = matplotlib.transforms.Bbox([[x - 3, y - 3], [x + 3, y + 3]])
+        point = matplotlib.transforms.Bbox([[x - r, y - r], [x + r, y + r]])
         assert not any(overlap(point, label) for label in labels)
+    frame = left.get_window_extent(renderer)
+    for label in labels:  # inside the axes, where no frame line strikes through
+        assert frame.x0 <= label.x0 and label.x1 <= frame.x1
+        assert frame.y0 <= label.y0 and label.y1 <= frame.y1
     for ax in (left, right):
         legend = ax.get_legend().get_window_extent(renderer)
         assert legend.y1 < ax.get_window_extent(renderer).y0  # below the plot

@@ -228,3 +228,28 @@ def test_results_given_are_extended_with_trial_ids_after_theirs():
     results = random_search(quadratic, SPACE, 2, seed=0, progress=False)
     run_search(quadratic, RandomSearcher(SPACE, seed=1), 3, results=results, progress=False)
     assert [t.trial_id for t in results.trials] == [0, 1, 2, 3, 4]
+
+
+def test_a_trial_is_kept_even_when_the_searcher_fails_to_learn_from_it():
+    class Broken(RandomSearcher):
+        def update(self, config, error):
+            raise RuntimeError("a bug in the searcher")
+
+    held = SearchResults()
+    with pytest.raises(RuntimeError, match="a bug in the searcher"):
+        run_search(quadratic, Broken(SPACE), 3, results=held, progress=False)
+    assert len(held) == 1 and held.trials[0].status == "completed"
+
+
+def test_a_search_resumed_after_ctrl_c_is_no_longer_marked_interrupted():
+    def interrupted_once(config):
+        if not calls:
+            calls.append(config)
+            raise KeyboardInterrupt
+        return quadratic(config)
+
+    calls = []
+    held = run_search(interrupted_once, RandomSearcher(SPACE), 3, progress=False)
+    assert held.interrupted and len(held) == 0
+    run_search(interrupted_once, RandomSearcher(SPACE, seed=1), 3, results=held, progress=False)
+    assert not held.interrupted and len(held) == 3
