@@ -175,9 +175,8 @@ def _stage_from_gzip(gz: Path | str, name: str, raw: Path, source: str) -> None:
                 ) from err
         _check(tmp, name, source)
         os.replace(tmp, raw / name)
-        _VERIFIED.add(
-            _verified_key(raw / name)
-        )  # just checked: no need to hash it again
+        # Just checked: no need to hash it again.
+        _VERIFIED.add(_verified_key(raw / name))
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -299,10 +298,8 @@ def ensure_fashion_mnist(
             try:
                 _check(target, name, target)
                 continue
-            except (
-                ChecksumError
-            ) as err:  # replaced below by a verified copy, if any
-                bad_copies.append(err)
+            except ChecksumError as err:
+                bad_copies.append(err)  # replaced below by a verified copy, if any
         local = [raw / f"{name}.gz"] + [d / f"{name}.gz" for d in system_dirs]
         if not _stage_from_first_good(
             name, raw, [p for p in local if p.is_file()], bad_copies

@@ -211,9 +211,8 @@ def checked_error(value: Any, trial_id: int | None = None) -> float:
         if trial_id is None
         else f"trial {trial_id} returned"
     )
-    if hasattr(value, "numel") or isinstance(
-        value, np.ndarray
-    ):  # a tensor or an array
+    # A tensor or an array:
+    if hasattr(value, "numel") or isinstance(value, np.ndarray):
         size = value.numel() if hasattr(value, "numel") else value.size
         if size != 1:
             raise ValueError(f"{returned} {size} numbers instead of one")
@@ -301,9 +300,8 @@ def run_trial(
     start = time.perf_counter()
     try:
         error = checked_error(objective(config), trial_id)
-    except (
-        Exception
-    ) as err:  # any failure of a trial is recorded, and the search goes on
+    except Exception as err:
+        # Any failure of a trial is recorded, and the search goes on.
         runtime = time.perf_counter() - start
         message = f"{type(err).__name__}: {err}"
         if progress:

@@ -175,9 +175,8 @@ def grid_values(dist: Any, num: int) -> list[Any]:
     if _is_scipy_frozen(dist):
         low, high = _scipy_bounds(dist)
         values = equispaced(low, high, num, is_log_scale(dist))
-        if isinstance(
-            dist.dist, stats.rv_discrete
-        ):  # integers: no 3.5 from randint(1, 7)
+        # Integers: no 3.5 from randint(1, 7).
+        if isinstance(dist.dist, stats.rv_discrete):
             return sorted({int(round(v)) for v in values})
         return [float(v) for v in values]
     return dist.grid(num)
