@@ -56,9 +56,23 @@ class HPOTrainer(d2l.Trainer):
         model.plot = _no_plot  # d2l's board rebuilds a namedtuple on every step
         self.diverged = False
 
-    def fit(self, model, data):
+    def fit(self, model, data, *, start_epoch: int = 0, epoch_end=None):
+        """Train epochs ``start_epoch + 1`` to `max_epochs`, as ``d2l.Trainer.fit``.
+
+        `start_epoch` continues a model restored from a checkpoint, and
+        ``epoch_end(epoch)`` is called after each epoch (counted from 1), so that an
+        objective can report a learning curve.
+        """
         with torch_threads(self.num_threads):
-            super().fit(model, data)
+            self.prepare_data(data)
+            self.prepare_model(model)
+            self.optim = model.configure_optimizers()
+            self.train_batch_idx = self.val_batch_idx = 0
+            for epoch in range(start_epoch, self.max_epochs):
+                self.epoch = epoch
+                self.fit_epoch()
+                if epoch_end is not None:
+                    epoch_end(self.epoch + 1)
 
     def fit_epoch(self):
         """Train one epoch, or nothing once diverged.

@@ -7,7 +7,7 @@ import numpy as np
 from scipy import stats
 
 from d2l_hpo.plotting import plot_log_samples, plot_search
-from d2l_hpo.search import SearchResults, Trial
+from d2l_hpo.tuner import SearchResults, Trial
 
 matplotlib.use("Agg")
 

@@ -7,18 +7,11 @@ import pytest
 import torch
 from scipy import stats
 
-from d2l_hpo.search import (
-    GridSearcher,
-    RandomSearcher,
-    SearchResults,
-    Trial,
-    equispaced_grid,
-    grid_search,
-    random_search,
-    run_search,
-    trial_seed,
-)
+from d2l_hpo.search import grid_search, random_search, run_search
+from d2l_hpo.searchers import GridSearcher, RandomSearcher, equispaced_grid
+from d2l_hpo.seeding import trial_seed
 from d2l_hpo.space import Categorical, IntLogUniform
+from d2l_hpo.tuner import SearchResults, Trial
 
 SPACE = {
     "learning_rate": stats.loguniform(1e-4, 1),
@@ -47,7 +40,7 @@ def test_each_trial_starts_from_its_own_seed():
     def draw(config):
         return torch.rand(1).item()
 
-    results = run_search(draw, RandomSearcher(SPACE, 0), 3, seed=5, progress=False)
+    results = run_search(draw, RandomSearcher(SPACE, seed=0), 3, seed=5, progress=False)
     expected = []
     for trial_id in range(3):
         torch.manual_seed(trial_seed(5, trial_id))
@@ -168,7 +161,7 @@ def test_failed_trials_do_not_reach_the_searcher():
     class Recording(RandomSearcher):
         seen: list = []
 
-        def update(self, config, error):
+        def update(self, config, error, additional_info=None):
             self.seen.append(error)
 
     searcher = Recording(SPACE, seed=0)
@@ -232,7 +225,7 @@ def test_results_given_are_extended_with_trial_ids_after_theirs():
 
 def test_a_trial_is_kept_even_when_the_searcher_fails_to_learn_from_it():
     class Broken(RandomSearcher):
-        def update(self, config, error):
+        def update(self, config, error, additional_info=None):
             raise RuntimeError("a bug in the searcher")
 
     held = SearchResults()

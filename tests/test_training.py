@@ -9,7 +9,8 @@ import torch
 from d2l import torch as d2l
 
 from d2l_hpo.data import FashionMNIST, load_split
-from d2l_hpo.search import GridSearcher, run_search
+from d2l_hpo.search import run_search
+from d2l_hpo.searchers import GridSearcher
 from d2l_hpo.training import (
     TRAINING_THREADS,
     HPOTrainer,
