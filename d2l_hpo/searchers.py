@@ -92,3 +92,55 @@ def equispaced_grid(config_space: Mapping[str, Any], num: int) -> dict[str, list
     """`num` equispaced values per hyperparameter (log-spaced on a log scale)."""
     check_config_space(config_space)
     return {name: grid_values(dist, num) for name, dist in config_space.items()}
+
+
+class LocalSearcher(HPOSearcher):
+    """Random search that, with probability `probab_local`, explores near the best.
+
+    Exercise 2 of 19.2: after `num_init_random` random configurations, it returns
+    the best configuration so far with one hyperparameter, chosen at random, drawn
+    anew; otherwise (probability ``1 - probab_local``) a random configuration.
+    """
+
+    def __init__(
+        self,
+        config_space: Mapping[str, Any],
+        probab_local: float = 0.5,
+        num_init_random: int = 3,
+        initial_config: Mapping[str, Any] | None = None,
+        *,
+        seed: int = 0,
+    ):
+        if not 0 <= probab_local <= 1:
+            raise ValueError(
+                f"probab_local must be in [0, 1], got {probab_local!r}"
+            )
+        self.random_searcher = RandomSearcher(
+            config_space, initial_config, seed=seed
+        )
+        self.config_space = self.random_searcher.config_space
+        self.probab_local = probab_local
+        self.num_init_random = integer(
+            num_init_random, "num_init_random", minimum=0
+        )
+        self.rng = np.random.default_rng([seed, 1])  # apart from the random draws
+        self.num_sampled = 0
+        self.best_config, self.best_error = None, math.inf
+
+    def sample_configuration(self) -> dict:
+        self.num_sampled += 1
+        local = self.rng.random() < self.probab_local
+        if (
+            self.num_sampled <= self.num_init_random
+            or self.best_config is None
+            or not local
+        ):
+            return self.random_searcher.sample_configuration()
+        name = list(self.config_space)[self.rng.integers(len(self.config_space))]
+        value = sample_config({name: self.config_space[name]}, self.rng)[name]
+        return {**self.best_config, name: value}
+
+    def update(self, config: dict, error: float, additional_info=None) -> None:
+        if error < self.best_error:  # the first of equals stays
+            self.best_error = error
+            self.best_config = {name: config[name] for name in self.config_space}

@@ -138,6 +138,12 @@ class SearchResults:
         """Seconds spent after each trial, failed trials included."""
         return np.cumsum([t.runtime for t in self.trials], dtype=float)
 
+    def incumbent_at(self, times) -> np.ndarray:
+        """The lowest error found by each of `times` (seconds; NaN before any)."""
+        found = np.searchsorted(self.cumulative_runtime(), times, side="right")
+        best = np.append(math.nan, self.incumbent_trajectory())
+        return best[found]
+
 
 def checked_error(value: Any, trial_id: int | None = None) -> float:
     """An objective's result as a float, or `ValueError` saying what is wrong.
@@ -382,8 +388,9 @@ class HPOTuner:
                 raise JournalError(
                     f"trial {entry['trial_id']} of the journal "
                     f"{self.journal.path} "
-                    f"is {entry['config']}, but this search suggests {config}: the "
-                    "journal belongs to another search (scheduler, searcher or seed)"
+                    f"is {entry['config']}, but this search suggests {config}: "
+                    "the journal belongs to another search (scheduler, searcher "
+                    "or seed)"
                 )
             entry = entry | {
                 "config": config,
