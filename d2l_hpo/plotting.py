@@ -1,4 +1,4 @@
-"""Figures for HPO: search results against a hyperparameter; samples on a log axis.
+"""Figures for HPO: searches, any-time performance, learning curves and rungs.
 
 Each function draws into a new figure and returns it. In a notebook, figures are
 shown as PNG at twice the resolution ("retina"), so that they stay sharp on phones.
@@ -6,6 +6,7 @@ shown as PNG at twice the resolution ("retina"), so that they stay sharp on phon
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from d2l_hpo.search import SearchResults
+from d2l_hpo.tuner import SearchResults
 
 #: Where a trial's label may go, in points from its marker, in order of preference.
 LABEL_OFFSETS = (
@@ -102,6 +103,123 @@ def plot_log_samples(dist: Any, num_samples: int = 10_000, seed: int = 0) -> Fig
     ax.set_xscale("log")
     ax.set_xlabel("sampled value (log scale)")
     ax.set_ylabel("number of samples")
+    return fig
+
+
+def plot_incumbent(results: SearchResults, label: str = "random search") -> Figure:
+    """Any-time performance of one search: the best error so far against time."""
+    fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
+    times = np.append(0, results.cumulative_runtime())
+    best = np.append(np.nan, results.incumbent_trajectory())
+    ax.step(times, best, where="post", color="C3", label=label)
+    ax.plot(
+        times[1:],
+        [t.error for t in results.trials],
+        "o",
+        color="C0",
+        label="trial (error when it ended)",
+    )
+    ax.set_xlabel("wall-clock time (seconds)")
+    ax.set_ylabel("validation error")
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, frameon=False
+    )
+    return fig
+
+
+def anytime_statistics(
+    runs: Sequence[SearchResults], times: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error over `runs` of the best error found by each time."""
+    found = np.array([run.incumbent_at(times) for run in runs])
+    mean = found.mean(axis=0)
+    stderr = found.std(axis=0, ddof=1) / np.sqrt(len(runs))
+    return mean, stderr
+
+
+def plot_anytime(
+    runs: Mapping[str, Sequence[SearchResults]],
+    times: np.ndarray,
+    xlabel: str = "simulated wall-clock time (seconds)",
+) -> Figure:
+    """Mean best error against time for each method, with a band of one standard
+    error of the mean over its runs (seeds): a comparison of HPO algorithms."""
+    fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
+    for color, (name, method_runs) in enumerate(runs.items()):
+        mean, stderr = anytime_statistics(method_runs, times)
+        label = f"{name} (mean of {len(method_runs)} runs)"
+        ax.plot(times, mean, color=f"C{color}", label=label)
+        ax.fill_between(
+            times,
+            mean - stderr,
+            mean + stderr,
+            color=f"C{color}",
+            alpha=0.25,
+            linewidth=0,
+        )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("best validation error so far")
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        ncols=2,
+        frameon=False,
+        title="shaded: plus or minus one standard error",
+    )
+    return fig
+
+
+def config_curves(results: SearchResults) -> dict[int, dict[int, float]]:
+    """Each configuration's learning curve, joined over its trials (rungs)."""
+    curves: dict[int, dict[int, float]] = {}
+    for trial in results.trials:
+        curves.setdefault(trial.config_id, {}).update(trial.curve)
+    return curves
+
+
+def plot_learning_curves(
+    curves: Mapping[Any, Mapping[int, float]],
+    rung_levels: Sequence[int] = (),
+    ylabel: str = "validation error",
+) -> Figure:
+    """Validation error against epochs, a line per configuration; with
+    `rung_levels`, dashed lines mark where successive halving decides."""
+    fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
+    for curve in curves.values():
+        epochs = sorted(curve)
+        ax.plot(epochs, [curve[e] for e in epochs], "-", marker=".", alpha=0.8)
+    for i, level in enumerate(rung_levels):
+        ax.axvline(level, color="gray", linestyle="--", linewidth=1)
+        ax.annotate(
+            f"rung {i}: {level} epochs",
+            (level, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(-3, -3),
+            textcoords="offset points",
+            rotation=90,
+            ha="right",
+            va="top",
+            fontsize=8,
+            color="gray",
+        )
+    ax.set_xlabel("epochs")
+    ax.set_ylabel(ylabel)
+    return fig
+
+
+def plot_rungs(
+    all_observed_error_at_rungs: Mapping[int, Sequence[tuple]],
+) -> Figure:
+    """Every error observed at each rung level (the chapter's scatter)."""
+    fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
+    levels = sorted(all_observed_error_at_rungs)
+    for level in levels:
+        errors = [error for _, error in all_observed_error_at_rungs[level]]
+        ax.scatter([level] * len(errors), errors, alpha=0.7)
+    ax.set_xticks(levels)
+    ax.set_xlim(levels[0] - 0.5, levels[-1] + 0.5)
+    ax.set_xlabel("epochs (rung level)")
+    ax.set_ylabel("validation error")
     return fig
 
 

@@ -333,9 +333,7 @@ class HPOTuner:
             print(f"Trial {trial_id}: {format_config(config)}", end="", flush=True)
         curve, simulated = [], []
 
-        def report(
-            epoch: int, validation_error: float, seconds: float | None = None
-        ):
+        def report(epoch: int, validation_error: float, seconds=None) -> None:
             curve.append((int(epoch), float(validation_error)))
             if seconds is not None:
                 simulated.append(float(seconds))
@@ -356,16 +354,19 @@ class HPOTuner:
             details = traceback.format_exc()
         runtime = sum(simulated) if simulated else time.perf_counter() - start
         if self.progress:
-            outcome = (
-                f"failed: {message}"
-                if status == FAILED
-                else (f"validation error {error:.4f}")
-            )
-            print(f" -> {outcome}", flush=True)
+            done = f"validation error {error:.4f}" if status == COMPLETED else ""
+            print(f" -> {done or 'failed: ' + message}", flush=True)
         return Trial(
-            trial_id, config, error, runtime, status, message, details,
-            tuple(curve), config_id,
-        )  # fmt: skip
+            trial_id,
+            config,
+            error,
+            runtime,
+            status,
+            message,
+            details,
+            tuple(curve),
+            config_id,
+        )
 
     def bookkeeping(self, trial: Trial) -> None:
         """Record a finished trial: first in the journal, then in the results."""
