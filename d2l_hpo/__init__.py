@@ -5,9 +5,9 @@ Built on the real ``d2l`` package: `HPOTrainer` is a ``d2l.Trainer`` and
 importing higher ones: `checks`; `fashion_files` and `data` (the data set);
 `space` (distributions); `searchers` (what to try), `schedulers` (when and how
 long), `seeding`, `journal` and `checkpoints`; `tuner` (the trial loop and its
-records); `search` (19.1's searches on top of the tuner); `training` and `lenet`
-(trainer and objectives); `curves` (recorded learning curves, replayed);
-`plotting`; and `notebook` (showing this code in the notebooks).
+records); `search` (19.1's searches on top of the tuner); `training`, `models`
+and `objectives` (trainer, models, objectives); `curves` (recorded learning
+curves, replayed); `plotting`; and `notebook` (showing this code in notebooks).
 """
 
 from d2l_hpo.checkpoints import CheckpointStore
@@ -18,8 +18,9 @@ from d2l_hpo.fashion_files import (
     ensure_fashion_mnist,
 )
 from d2l_hpo.journal import JournalError
-from d2l_hpo.lenet import hpo_objective_lenet
+from d2l_hpo.models import DropoutMLP
 from d2l_hpo.notebook import show_source
+from d2l_hpo.objectives import hpo_objective_dropoutmlp, hpo_objective_lenet
 from d2l_hpo.plotting import plot_log_samples, plot_search
 from d2l_hpo.schedulers import (
     BasicScheduler,
@@ -52,6 +53,7 @@ __all__ = [
     "BasicScheduler",
     "Categorical",
     "CheckpointStore",
+    "DropoutMLP",
     "ChecksumError",
     "FashionMNIST",
     "FashionMNISTNotFoundError",
@@ -71,6 +73,7 @@ __all__ = [
     "ensure_fashion_mnist",
     "equispaced_grid",
     "grid_search",
+    "hpo_objective_dropoutmlp",
     "hpo_objective_lenet",
     "hpo_objective_softmax_classification",
     "mlp_config_space",

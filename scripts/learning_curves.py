@@ -22,7 +22,7 @@ from pathlib import Path
 from scipy import stats
 
 from d2l_hpo.fashion_files import ensure_fashion_mnist
-from d2l_hpo.lenet import hpo_objective_lenet
+from d2l_hpo.objectives import hpo_objective_lenet
 from d2l_hpo.searchers import RandomSearcher
 from d2l_hpo.seeding import seed_everything, trial_seed
 
