@@ -187,11 +187,76 @@ def test_every_output_nbval_skips_is_followed_by_a_compared_check_of_its_claim(p
 def test_the_chapter_index_links_each_planned_section_to_its_original():
     rows = [r for r in (TOP / "chapter19" / "index.md").read_text().splitlines() if "| 19." in r]
     assert [r.split("|")[1].split()[0] for r in rows] == ["19.1", "19.2", "19.3", "19.4", "19.5"]
-    pages = {"19.2": "hyperopt-api", "19.3": "rs-async", "19.4": "sh-intro", "19.5": "sh-async"}
-    for row in rows[1:]:
+    here = {"19.1": "what-is-hpo", "19.2": "hyperopt-api", "19.4": "sh-intro"}
+    planned = {"19.3": "rs-async", "19.5": "sh-async"}
+    for row in rows:
         number = row.split("|")[1].split()[0]
-        link = f"(https://d2l.ai/chapter_hyperparameter-optimization/{pages[number]}.html)"
-        assert "planned" in row and link in row, row
+        if number in here:
+            assert f"]({here[number]})" in row and row.rstrip().endswith("| here |"), row
+            assert (TOP / "chapter19" / f"{here[number]}.ipynb").exists()
+        else:
+            link = f"(https://d2l.ai/chapter_hyperparameter-optimization/{planned[number]}.html)"
+            assert "planned" in row and link in row, row
+
+
+HYPEROPT_API = TOP / "chapter19" / "hyperopt-api.ipynb"
+SH_INTRO = TOP / "chapter19" / "sh-intro.ipynb"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (HYPEROPT_API, ["19.2. Hyperparameter Optimization API", "19.2.1. Searcher",
+                        "19.2.2. Scheduler", "19.2.3. Tuner",
+                        "19.2.4. Bookkeeping the Performance of HPO Algorithms",
+                        "19.2.5. Example: Optimizing the Hyperparameters of a "
+                        "Convolutional Neural Network",
+                        "19.2.6. Comparing HPO Algorithms", "19.2.7. Summary",
+                        "19.2.8. Exercises"]),
+        (SH_INTRO, ["19.4. Multi-Fidelity Hyperparameter Optimization",
+                    "19.4.1. Successive Halving", "19.4.2. Summary", "19.4.3. Exercises"]),
+    ],
+)  # fmt: skip
+def test_the_new_sections_mirror_the_chapters_headings(path, expected):
+    headings = re.findall(r"^#+ (.+)$", markdown_text(path), flags=re.M)
+    assert headings == expected
+
+
+def output_lines(path, needle):
+    """The printed lines of the first code cell whose source contains `needle`."""
+    cell = next(c for c in cells(path, "code") if needle in c.source)
+    return "".join(o.get("text", "") for o in cell.outputs).splitlines()
+
+
+def test_19_2_runs_the_chapters_search_resumed_from_its_journal():
+    code = "\n".join(c.source for c in cells(HYPEROPT_API, "code"))
+    assert '"learning_rate": stats.loguniform(1e-2, 1)' in code
+    assert '"batch_size": stats.randint(32, 256)' in code
+    assert 'initial_config = {"learning_rate": 0.1, "batch_size": 128}' in code
+    first = output_lines(HYPEROPT_API, "tuner.run(number_of_trials=3)")
+    assert (
+        first[0]
+        == "Trial 0: learning_rate = 0.1, batch_size = 128 -> validation error "
+        + (first[0].rsplit(" ", 1)[-1])
+    )
+    assert len(first) == 4 and first[-1] == "Search done: 3 trials: 3 completed, 0 failed."
+    resumed = output_lines(HYPEROPT_API, "tuner.run(number_of_trials=5)")
+    assert resumed[0].startswith("Resumed from ") and "3 trials" in resumed[0]
+    assert [line.split(":")[0] for line in resumed[1:3]] == ["Trial 3", "Trial 4"]
+    assert resumed[-1] == "Search done: 5 trials: 5 completed, 0 failed."
+
+
+def test_19_4_runs_one_round_of_the_chapters_successive_halving():
+    code = "\n".join(c.source for c in cells(SH_INTRO, "code"))
+    for setting in ("min_number_of_epochs = 2", "max_number_of_epochs = 10", "eta = 2"):
+        assert setting in code
+    lines = output_lines(SH_INTRO, "tuner.run(number_of_trials=15)")
+    epochs = [int(re.search(r"max_epochs = (\d+)", line)[1]) for line in lines[:-1]]
+    assert epochs == [2] * 8 + [4] * 4 + [8] * 2 + [10]
+    assert lines[0].startswith("Trial 0: learning_rate = 0.1, batch_size = 128, max_epochs = 2")
+    assert output_lines(SH_INTRO, "epochs_trained for t in tuner")[0] == (
+        "epochs trained: 34; training every trial from scratch: 58"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
