@@ -11,6 +11,7 @@ curves, replayed); `plotting`; and `notebook` (showing this code in notebooks).
 """
 
 from d2l_hpo.checkpoints import CheckpointStore
+from d2l_hpo.curves import LearningCurves
 from d2l_hpo.data import FashionMNIST
 from d2l_hpo.fashion_files import (
     ChecksumError,
@@ -21,7 +22,14 @@ from d2l_hpo.journal import JournalError
 from d2l_hpo.models import DropoutMLP
 from d2l_hpo.notebook import show_source
 from d2l_hpo.objectives import hpo_objective_dropoutmlp, hpo_objective_lenet
-from d2l_hpo.plotting import plot_log_samples, plot_search
+from d2l_hpo.plotting import (
+    plot_anytime,
+    plot_incumbent,
+    plot_learning_curves,
+    plot_log_samples,
+    plot_rungs,
+    plot_search,
+)
 from d2l_hpo.schedulers import (
     BasicScheduler,
     HPOScheduler,
@@ -31,6 +39,7 @@ from d2l_hpo.search import grid_search, random_search, run_search
 from d2l_hpo.searchers import (
     GridSearcher,
     HPOSearcher,
+    LocalSearcher,
     RandomSearcher,
     equispaced_grid,
 )
@@ -65,6 +74,8 @@ __all__ = [
     "IntLogUniform",
     "IntUniform",
     "JournalError",
+    "LearningCurves",
+    "LocalSearcher",
     "RandomSearcher",
     "SearchResults",
     "SuccessiveHalvingScheduler",
@@ -77,7 +88,11 @@ __all__ = [
     "hpo_objective_lenet",
     "hpo_objective_softmax_classification",
     "mlp_config_space",
+    "plot_anytime",
+    "plot_incumbent",
+    "plot_learning_curves",
     "plot_log_samples",
+    "plot_rungs",
     "plot_search",
     "random_search",
     "run_search",

@@ -51,3 +51,10 @@ def test_python_version_and_d2l_install():
     assert "d2l" not in environment_pip()
     for script in ("scripts/setup.sh", "postBuild"):
         assert "--no-deps d2l==1.0.3" in (TOP / script).read_text(), script
+
+
+def test_every_name_the_package_exports_is_there():
+    import d2l_hpo
+
+    missing = [name for name in d2l_hpo.__all__ if not hasattr(d2l_hpo, name)]
+    assert not missing

@@ -6,7 +6,15 @@ import matplotlib
 import numpy as np
 from scipy import stats
 
-from d2l_hpo.plotting import plot_log_samples, plot_search
+from d2l_hpo.plotting import (
+    anytime_statistics,
+    config_curves,
+    plot_anytime,
+    plot_learning_curves,
+    plot_log_samples,
+    plot_rungs,
+    plot_search,
+)
 from d2l_hpo.tuner import SearchResults, Trial
 
 matplotlib.use("Agg")
@@ -62,3 +70,36 @@ def test_log_samples_histogram_is_labelled_in_words():
     assert ax.get_xlabel() == "sampled value (log scale)"
     assert ax.get_ylabel() == "number of samples"
     assert ax.get_xscale() == "log"
+
+
+def test_anytime_statistics_are_the_mean_and_standard_error_of_the_incumbents():
+    runs = [
+        SearchResults([Trial(0, {}, 0.5, 10.0), Trial(1, {}, 0.3, 10.0)]),
+        SearchResults([Trial(0, {}, 0.4, 5.0), Trial(1, {}, 0.6, 30.0)]),
+    ]
+    mean, stderr = anytime_statistics(runs, np.array([6.0, 12.0, 40.0]))
+    assert np.isnan(mean[0])  # the first run has no result yet at 6 s
+    np.testing.assert_allclose(mean[1:], [0.45, 0.35])
+    np.testing.assert_allclose(stderr[1:], [np.std([0.5, 0.4], ddof=1) / np.sqrt(2),
+                                            np.std([0.3, 0.4], ddof=1) / np.sqrt(2)])  # fmt: skip
+    fig = plot_anytime({"a": runs, "b": runs}, np.array([6.0, 12.0, 40.0]))
+    assert [line.get_label() for line in fig.axes[0].lines] == [
+        "a (mean of 2 runs)", "b (mean of 2 runs)"
+    ]  # fmt: skip
+
+
+def test_learning_curves_join_a_configurations_rungs():
+    trials = [
+        Trial(0, {"x": 1, "max_epochs": 2}, 0.5, 1.0, curve=((1, 0.7), (2, 0.5)), config_id=0),
+        Trial(1, {"x": 2, "max_epochs": 2}, 0.6, 1.0, curve=((1, 0.8), (2, 0.6)), config_id=1),
+        Trial(2, {"x": 1, "max_epochs": 4}, 0.3, 1.0, curve=((3, 0.4), (4, 0.3)), config_id=0),
+    ]
+    curves = config_curves(SearchResults(trials))
+    assert curves == {0: {1: 0.7, 2: 0.5, 3: 0.4, 4: 0.3}, 1: {1: 0.8, 2: 0.6}}
+    fig = plot_learning_curves(curves, rung_levels=[2, 4])
+    ax = fig.axes[0]
+    assert [list(line.get_xdata()) for line in ax.lines[:2]] == [[1, 2, 3, 4], [1, 2]]
+    assert [t.get_text() for t in ax.texts] == ["rung 0: 2 epochs", "rung 1: 4 epochs"]
+    rungs = plot_rungs({2: [({}, 0.5), ({}, 0.6)], 4: [({}, 0.3)]})
+    assert list(rungs.axes[0].get_xticks()) == [2, 4]
+    assert [len(c.get_offsets()) for c in rungs.axes[0].collections] == [2, 1]
