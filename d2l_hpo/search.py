@@ -49,9 +49,8 @@ def run_search(
         progress=progress,
         results=results,
     )
-    return tuner.run(
-        None if num_trials is None else len(tuner.results) + num_trials
-    )
+    tuner.run(None if num_trials is None else len(tuner.results) + num_trials)
+    return tuner.results
 
 
 def random_search(

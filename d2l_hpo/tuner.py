@@ -39,6 +39,8 @@ from d2l_hpo.schedulers import RESOURCE, HPOScheduler
 from d2l_hpo.seeding import seed_everything, trial_seed
 
 COMPLETED, FAILED = "completed", "failed"
+#: Progress lines fit this many characters where they can (a notebook's column).
+PROGRESS_WIDTH = 80
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,22 @@ def format_config(config: Mapping[str, Any]) -> str:
     )
 
 
+def wrap_pairs(text: str, width: int = PROGRESS_WIDTH) -> list[str]:
+    """`text` in lines of at most `width`, broken after commas, indented after
+    the first (a long configuration in a progress line)."""
+    lines = [""]
+    for part in text.split(", "):
+        candidate = (
+            f"{lines[-1]}, {part}" if lines[-1].strip() else lines[-1] + part
+        )
+        if len(candidate) > width and lines[-1].strip():
+            lines[-1] += ","
+            lines.append("    " + part)
+        else:
+            lines[-1] = candidate
+    return lines
+
+
 def call_objective(objective: Callable, config: dict, **extras) -> Any:
     """Call `objective` on `config` the way it is written.
 
@@ -287,11 +305,12 @@ class HPOTuner:
             hyperparameters(config), len(self._config_ids)
         )
 
-    def run(self, number_of_trials: int | None = None) -> SearchResults:
+    def run(self, number_of_trials: int | None = None) -> None:
         """Run trials until there are `number_of_trials`, or the scheduler stops.
 
         Trials resumed from the journal count, so running the same cell again after
-        a restart finishes the search instead of starting it over.
+        a restart finishes the search instead of starting it over. As the chapter's,
+        it returns nothing: the trials are in `results` (and `records`).
         """
         if number_of_trials is not None:
             number_of_trials = integer(
@@ -318,7 +337,6 @@ class HPOTuner:
                 )
         if self.progress:
             print(f"Search done: {self.results.summary()}.", flush=True)
-        return self.results
 
     def evaluate(self, config: dict, start: float | None = None) -> Trial:
         """One seeded, timed trial of `config`; an exception or bad result fails it.
@@ -330,7 +348,11 @@ class HPOTuner:
         start = time.perf_counter() if start is None else start
         trial_id, config_id = len(self.results), self.config_id(config)
         if self.progress:
-            print(f"Trial {trial_id}: {format_config(config)}", end="", flush=True)
+            lines = wrap_pairs(f"Trial {trial_id}: {format_config(config)}")
+            # The result follows on this line, or on the next if it does not fit.
+            result = len(" -> validation error 0.0000")
+            fits = len(lines[-1]) + result <= PROGRESS_WIDTH
+            print("\n".join(lines), end="" if fits else "\n   ", flush=True)
         curve, simulated = [], []
 
         def report(epoch: int, validation_error: float, seconds=None) -> None:
@@ -403,6 +425,6 @@ class HPOTuner:
             self.scheduler.update(config, trial.error, info=trial)
         if entries and self.progress:
             print(
-                f"Resumed from {self.journal.path}: {self.results.summary()}.",
+                f"Resumed from {self.journal.path.name}: {self.results.summary()}.",
                 flush=True,
             )

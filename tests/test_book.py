@@ -278,6 +278,8 @@ def test_math_renders_on_every_page_with_the_network_blocked(offline_visits):
         assert not [url for url in visit["blocked"] if "mathjax" in url.lower()], path
     assert offline_visits["chapter19/what-is-hpo.html"]["formulas"] >= 27
     assert offline_visits["chapter19/what-is-hpo-solutions.html"]["formulas"] >= 43
+    assert offline_visits["chapter19/hyperopt-api.html"]["formulas"] >= 5
+    assert offline_visits["chapter19/sh-intro.html"]["formulas"] >= 30
 
 
 def test_no_page_logs_an_error_in_the_console(offline_visits):
@@ -362,8 +364,13 @@ def test_screenshots_of_19_1_as_a_reader_sees_it(page, width, height):
 
 
 @pytest.mark.parametrize(
-    "path", ["chapter19/what-is-hpo.html", "chapter19/what-is-hpo-solutions.html"]
-)
+    "path",
+    [
+        f"chapter19/{name}.html"
+        for name in ("what-is-hpo", "what-is-hpo-solutions", "hyperopt-api",
+                     "hyperopt-api-solutions", "sh-intro", "sh-intro-solutions")
+    ],
+)  # fmt: skip
 def test_code_fits_the_column_at_1280_pixels(page, path):
     view = page.context.new_page()
     try:

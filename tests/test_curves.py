@@ -60,7 +60,8 @@ def test_the_replay_charges_recorded_seconds_and_continues_from_checkpoints():
 def test_a_search_on_the_table_runs_on_a_simulated_clock():
     tuner = HPOTuner(BasicScheduler(RandomSearcher(SPACE, seed=1)), CURVES.objective,
                      seed=1, progress=False)  # fmt: skip
-    results = tuner.run(5)
+    tuner.run(5)
+    results = tuner.results
     for trial in results.trials:
         config_id = CURVES.nearest(**trial.config)
         assert trial.error == CURVES.error(config_id)

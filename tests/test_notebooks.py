@@ -251,9 +251,11 @@ def test_19_4_runs_one_round_of_the_chapters_successive_halving():
     for setting in ("min_number_of_epochs = 2", "max_number_of_epochs = 10", "eta = 2"):
         assert setting in code
     lines = output_lines(SH_INTRO, "tuner.run(number_of_trials=15)")
-    epochs = [int(re.search(r"max_epochs = (\d+)", line)[1]) for line in lines[:-1]]
+    trials = [line for line in lines if line.startswith("Trial ")]
+    epochs = [int(re.search(r"max_epochs = (\d+)", line)[1]) for line in trials]
     assert epochs == [2] * 8 + [4] * 4 + [8] * 2 + [10]
-    assert lines[0].startswith("Trial 0: learning_rate = 0.1, batch_size = 128, max_epochs = 2")
+    assert lines[0] == "Trial 0: learning_rate = 0.1, batch_size = 128, max_epochs = 2"
+    assert all(len(line) <= 80 for line in lines)  # the result goes on a line of its own
     assert output_lines(SH_INTRO, "epochs_trained for t in tuner")[0] == (
         "epochs trained: 34; training every trial from scratch: 58"
     )

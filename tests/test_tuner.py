@@ -165,3 +165,16 @@ def test_ctrl_c_keeps_the_finished_trials_and_the_next_run_repeats_the_cut_one()
 def test_number_of_trials_is_checked():
     with pytest.raises(ValueError, match="number_of_trials must be a positive integer"):
         tuner_for(chapter_style).run(0)
+
+
+def test_progress_lines_of_long_configurations_fit_a_notebook_column(capsys):
+    config = {"num_hiddens_1": 256, "num_hiddens_2": 256, "dropout_1": 0.5,
+              "dropout_2": 0.5, "lr": 0.1, "batch_size": 256}  # fmt: skip
+    tuner = HPOTuner(BasicScheduler(RandomSearcher({"lr": stats.uniform(0, 1)})),
+                     lambda config: 0.25)  # fmt: skip
+    tuner.evaluate(config)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "Trial 0: num_hiddens_1 = 256, num_hiddens_2 = 256, dropout_1 = 0.5,",
+        "    dropout_2 = 0.5, lr = 0.1, batch_size = 256 -> validation error 0.2500",
+    ]
