@@ -35,6 +35,7 @@ SOURCES = sorted(CHAPTER.glob("*.ipynb"))
 MAIN = "what-is-hpo.ipynb"
 SOLUTIONS = "what-is-hpo-solutions.ipynb"
 SOLUTION_TAG = "solution"
+UNCITED = {"hyperopt-api-solutions.ipynb", "sh-intro-solutions.ipynb"}  # cite nothing
 
 CITATION_ROLE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]*)`")
 NAME = r"[^\W\d_][\w'’-]*"
@@ -150,7 +151,7 @@ def test_every_citation_becomes_author_year(editions):
     for source in SOURCES:
         markdown = markdown_of(read(source))
         keys = [k for keys in CITATION_ROLE.findall(markdown) for k in keys.split(",")]
-        assert keys, source.name
+        assert keys or source.name in UNCITED, source.name
         converted = markdown_of(read(editions["reader"] / "chapter19" / source.name))
         added = len(AUTHOR_YEAR.findall(converted)) - len(AUTHOR_YEAR.findall(markdown))
         assert added == len(keys), source.name

@@ -14,6 +14,8 @@ from tests.conftest import build_book  # noqa: E402
 
 TOP = Path(__file__).resolve().parents[1]
 SOLUTIONS = TOP / "chapter19" / "what-is-hpo-solutions.ipynb"
+#: Each section's one cell tagged as a solution: its link to the solutions page.
+SOLUTION_LINKS = {"chapter19/what-is-hpo": 1, "chapter19/hyperopt-api": 1, "chapter19/sh-intro": 1}
 
 
 def tagged(notebook) -> list:
@@ -56,8 +58,9 @@ def student_sources(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_sources_keep_no_solution(student_sources):
     out, removed = student_sources
-    assert not (out / "chapter19" / "what-is-hpo-solutions.ipynb").exists()
-    assert removed == {"chapter19/what-is-hpo": 1}
+    for section in SOLUTION_LINKS:
+        assert not (out / f"{section}-solutions.ipynb").exists()
+    assert removed == SOLUTION_LINKS
     for path in out.glob("**/*.ipynb"):
         notebook = nbformat.read(path, as_version=4)
         assert tagged(notebook) == []
@@ -96,4 +99,4 @@ def test_it_refuses_to_overwrite_what_it_did_not_write(tmp_path, student_sources
     with pytest.raises(ValueError, match="not written by this script"):
         write_student_edition(tmp_path / "mine")
     out, _ = student_sources
-    assert write_student_edition(out) == {"chapter19/what-is-hpo": 1}  # its own: replaced
+    assert write_student_edition(out) == SOLUTION_LINKS  # its own: replaced
