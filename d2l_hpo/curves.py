@@ -66,6 +66,11 @@ class LearningCurves:
     def __len__(self) -> int:
         return len(self.configs)
 
+    def config(self, config_id: int) -> dict:
+        """A recorded configuration, each value of its own type (a batch size is an
+        int, where a row of the table would hold it as a float)."""
+        return self.configs.loc[[config_id]].to_dict("records")[0]
+
     def nearest(self, **config) -> int:
         """The id of the recorded configuration nearest to `config` (log scales)."""
         values = [config[name] for name in self.hyperparameters]

@@ -44,7 +44,7 @@ def test_the_replay_answers_with_the_nearest_recorded_configuration():
 
 
 def test_the_replay_charges_recorded_seconds_and_continues_from_checkpoints():
-    config = CURVES.configs.loc[3].to_dict()
+    config = CURVES.config(3)
     reports = []
     store = CheckpointStore()
     CURVES.objective(**config, max_epochs=2, checkpoint=store.slot(0),
@@ -73,8 +73,8 @@ def test_a_search_on_the_table_runs_on_a_simulated_clock():
 @pytest.mark.parametrize("config_id", [5, 12])
 def test_two_rows_retrained_match_the_table(fashion_root, config_id):
     """As the tuner trains configuration `config_id` of a search with seed 0."""
-    config = CURVES.configs.loc[config_id].to_dict()
-    assert config["learning_rate"] < 0.2  # the stable regime
+    config = CURVES.config(config_id)
+    assert type(config["batch_size"]) is int and config["learning_rate"] < 0.2
     curve = []
     seed_everything(trial_seed(0, config_id))
     hpo_objective_lenet(**config, max_epochs=CURVES.max_epochs, root=fashion_root,
