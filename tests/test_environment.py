@@ -58,3 +58,13 @@ def test_every_name_the_package_exports_is_there():
 
     missing = [name for name in d2l_hpo.__all__ if not hasattr(d2l_hpo, name)]
     assert not missing
+
+
+def test_the_recorded_learning_curves_ship_with_the_package():
+    """Colab installs d2l_hpo from git: the table must be package data, not just a file."""
+    from d2l_hpo.curves import LENET_CURVES
+
+    patterns = pyproject()["tool"]["setuptools"]["package-data"]["d2l_hpo"]
+    relative = LENET_CURVES.relative_to(TOP / "d2l_hpo").as_posix()
+    assert any(Path(relative).match(pattern) for pattern in patterns)
+    assert LENET_CURVES.is_file()

@@ -1,0 +1,102 @@
+"""d2l_hpo: the code behind chapter 19 of d2l.ai, Hyperparameter Optimization.
+
+Built on the real ``d2l`` package: `HPOTrainer` is a ``d2l.Trainer`` and
+`FashionMNIST` a ``d2l.DataModule``. Modules have one job each, lower ones never
+importing higher ones: `checks`; `fashion_files` and `data` (the data set);
+`space` (distributions); `searchers` (what to try), `schedulers` (when and how
+long), `seeding`, `journal` and `checkpoints`; `tuner` (the trial loop and its
+records); `search` (19.1's searches on top of the tuner); `training`, `models`
+and `objectives` (trainer, models, objectives); `curves` (recorded learning
+curves, replayed); `plotting`; and `notebook` (showing this code in notebooks).
+"""
+
+from d2l_hpo.checkpoints import CheckpointStore
+from d2l_hpo.curves import LearningCurves
+from d2l_hpo.data import FashionMNIST
+from d2l_hpo.fashion_files import (
+    ChecksumError,
+    FashionMNISTNotFoundError,
+    ensure_fashion_mnist,
+)
+from d2l_hpo.journal import JournalError
+from d2l_hpo.models import DropoutMLP
+from d2l_hpo.notebook import show_source
+from d2l_hpo.objectives import hpo_objective_dropoutmlp, hpo_objective_lenet
+from d2l_hpo.plotting import (
+    plot_anytime,
+    plot_incumbent,
+    plot_learning_curves,
+    plot_log_samples,
+    plot_rungs,
+    plot_search,
+)
+from d2l_hpo.schedulers import (
+    BasicScheduler,
+    HPOScheduler,
+    SuccessiveHalvingScheduler,
+)
+from d2l_hpo.search import grid_search, random_search, run_search
+from d2l_hpo.searchers import (
+    GridSearcher,
+    HPOSearcher,
+    LocalSearcher,
+    RandomSearcher,
+    equispaced_grid,
+)
+from d2l_hpo.seeding import seed_everything
+from d2l_hpo.space import (
+    Categorical,
+    IntLogUniform,
+    IntUniform,
+    check_config_space,
+    mlp_config_space,
+)
+from d2l_hpo.training import (
+    HPOTrainer,
+    hpo_objective_softmax_classification,
+    train_softmax_classification,
+)
+from d2l_hpo.tuner import HPOTuner, SearchResults, Trial
+
+__all__ = [
+    "BasicScheduler",
+    "Categorical",
+    "CheckpointStore",
+    "DropoutMLP",
+    "ChecksumError",
+    "FashionMNIST",
+    "FashionMNISTNotFoundError",
+    "GridSearcher",
+    "HPOScheduler",
+    "HPOSearcher",
+    "HPOTrainer",
+    "HPOTuner",
+    "IntLogUniform",
+    "IntUniform",
+    "JournalError",
+    "LearningCurves",
+    "LocalSearcher",
+    "RandomSearcher",
+    "SearchResults",
+    "SuccessiveHalvingScheduler",
+    "Trial",
+    "check_config_space",
+    "ensure_fashion_mnist",
+    "equispaced_grid",
+    "grid_search",
+    "hpo_objective_dropoutmlp",
+    "hpo_objective_lenet",
+    "hpo_objective_softmax_classification",
+    "mlp_config_space",
+    "plot_anytime",
+    "plot_incumbent",
+    "plot_learning_curves",
+    "plot_log_samples",
+    "plot_rungs",
+    "plot_search",
+    "random_search",
+    "run_search",
+    "seed_everything",
+    "show_source",
+    "train_softmax_classification",
+]
