@@ -181,7 +181,10 @@ def test_every_output_nbval_skips_is_followed_by_a_compared_check_of_its_claim(p
         assert "nbval-ignore-output" not in check.metadata.get("tags", [])
         lines = "".join(o.get("text", "") for o in check.outputs).splitlines()
         assert lines and all(line.endswith(": True") for line in lines), check.source
-    assert len(skipped) <= 1  # few outputs are not compared, and each for a reason
+    # Few outputs are not compared, and each for a reason: 19.1's noise demonstration,
+    # and the two real searches of 19.2's solutions (an MLP whose errors move by about
+    # 0.001 between CPUs).
+    assert len(skipped) <= (2 if path.name == "hyperopt-api-solutions.ipynb" else 1)
 
 
 def test_the_chapter_index_links_each_planned_section_to_its_original():
