@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 from arguments import benchmark_arguments
+from bare_loop import train_one_epoch
 from d2l import torch as d2l
-from torch.nn import functional as F
 
 from d2l_hpo import hpo_objective_softmax_classification
 from d2l_hpo.data import load_split
@@ -86,15 +86,7 @@ def _bare_epoch(root: Path) -> float:
     test_images, test_labels = load_split(root / "data", train=False)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(10))
     net(torch.zeros(1, 1, 28, 28))
-    optimizer = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE)
-    order = torch.randperm(len(labels))
-    images, labels = images[order], labels[order]
-    for start in range(0, len(labels), BATCH_SIZE):
-        x = images[start : start + BATCH_SIZE].unsqueeze(1).float().div_(255)
-        loss = F.cross_entropy(net(x), labels[start : start + BATCH_SIZE])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    train_one_epoch(net, images, labels, BATCH_SIZE, LEARNING_RATE)
     with torch.no_grad():
         predictions = net(test_images.unsqueeze(1).float().div_(255)).argmax(1)
     return (predictions != test_labels).float().mean().item()

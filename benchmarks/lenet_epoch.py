@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 from arguments import benchmark_arguments
+from bare_loop import train_one_epoch
 from d2l import torch as d2l
-from torch.nn import functional as F
 
 from d2l_hpo import hpo_objective_lenet
 from d2l_hpo.data import load_split
@@ -61,15 +61,7 @@ def bare_epoch(root: Path) -> float:
         test_images, test_labels = load_split(root / "data", train=False)
         model = d2l.LeNet(lr=LEARNING_RATE)
         model.apply_init([torch.zeros(1, 1, 28, 28)], d2l.init_cnn)
-        optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
-        order = torch.randperm(len(labels))
-        images, labels = images[order], labels[order]
-        for start in range(0, len(labels), BATCH_SIZE):
-            x = images[start : start + BATCH_SIZE].unsqueeze(1).float().div_(255)
-            loss = F.cross_entropy(model(x), labels[start : start + BATCH_SIZE])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        train_one_epoch(model, images, labels, BATCH_SIZE, LEARNING_RATE)
         wrong = 0
         with torch.no_grad():
             for start in range(0, len(test_labels), BATCH_SIZE):
