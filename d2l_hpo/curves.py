@@ -11,6 +11,7 @@ rungs on real curves, takes seconds instead of hours.
 from __future__ import annotations
 
 import os
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -124,3 +125,34 @@ class LearningCurves:
         return float(
             self.errors.at[config_id, self.max_epochs if epoch is None else epoch]
         )
+
+
+_TABLES: dict[str, LearningCurves] = {}
+
+
+def replay_lenet(
+    learning_rate: float,
+    batch_size: int,
+    max_epochs: int = 10,
+    *,
+    report=None,
+    time_scale: float = 1.0,
+    path: str | None = None,
+) -> float:
+    """`LearningCurves.objective` on the LeNet table, in real time: each epoch
+    waits its recorded seconds times `time_scale`. Worker processes run it in
+    place of training, where the timing is the point (tests, demonstrations)."""
+    if not time_scale >= 0:
+        raise ValueError(f"time_scale must be >= 0, got {time_scale!r}")
+    key = str(path)
+    if key not in _TABLES:
+        _TABLES[key] = LearningCurves.load(path)
+
+    def timed_report(epoch: int, validation_error: float, seconds: float) -> None:
+        time.sleep(seconds * time_scale)
+        if report is not None:
+            report(epoch=epoch, validation_error=validation_error)
+
+    return _TABLES[key].objective(
+        learning_rate, batch_size, max_epochs, report=timed_report
+    )

@@ -226,3 +226,56 @@ def mlp_config_space() -> dict[str, Any]:
         "num_units": IntLogUniform(32, 1024),
         "num_layers": IntUniform(1, 6),
     }
+
+
+def lenet_config_space() -> dict[str, Any]:
+    """The chapter's LeNet space (19.2 to 19.5): learning rate and batch size."""
+    return {
+        "learning_rate": stats.loguniform(1e-2, 1),
+        "batch_size": stats.randint(32, 256),
+    }
+
+
+#: The distributions of this module, by name, for `space_to_json`.
+_OWN = {"IntUniform": IntUniform, "IntLogUniform": IntLogUniform}
+
+
+def space_to_json(config_space: Mapping[str, Any]) -> dict[str, dict]:
+    """A configuration space as plain JSON, so that a worker process or another
+    machine can rebuild it (`space_from_json`) and draw the very same values."""
+    check_config_space(config_space)
+    spec = {}
+    for name, dist in config_space.items():
+        if _is_scipy_frozen(dist):
+            spec[name] = {
+                "scipy": dist.dist.name,
+                "args": [_plain(a) for a in dist.args],
+                "kwds": {k: _plain(v) for k, v in dist.kwds.items()},
+            }
+        elif isinstance(dist, Categorical):
+            spec[name] = {"d2l_hpo": "Categorical", "args": [list(dist.choices)]}
+        elif type(dist) in _OWN.values():
+            spec[name] = {
+                "d2l_hpo": type(dist).__name__,
+                "args": [dist.low, dist.high],
+            }
+        else:
+            raise ValueError(
+                f"hyperparameter {name!r}: {dist!r} cannot be written as JSON "
+                "(scipy.stats distributions and those of d2l_hpo.space can)"
+            )
+    return spec
+
+
+def space_from_json(spec: Mapping[str, Mapping]) -> dict[str, Any]:
+    """The configuration space that `space_to_json` wrote."""
+    space: dict[str, Any] = {}
+    for name, entry in spec.items():
+        if "scipy" in entry:
+            dist = getattr(stats, entry["scipy"])
+            space[name] = dist(*entry["args"], **entry.get("kwds", {}))
+        else:
+            kind = {**_OWN, "Categorical": Categorical}[entry["d2l_hpo"]]
+            space[name] = kind(*entry["args"])
+    check_config_space(space)
+    return space

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: the real Fashion-MNIST files (so no test downloads them),
-# Chromium for the browser test, and venv support for the system Python.
-APT_PACKAGES=(dataset-fashion-mnist chromium)
+# Chromium for the browser test, PostgreSQL for the scale-out tests of 19.3 and
+# 19.5 (a throw-away server each test run makes), and venv support.
+APT_PACKAGES=(dataset-fashion-mnist chromium postgresql)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
