@@ -102,6 +102,25 @@ def storage_errors() -> tuple[type[Exception], ...]:
     return (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError)
 
 
+def storage_error(err: BaseException | None) -> BaseException | None:
+    """The storage error in `err`'s chain, if any. (Optuna can lose it: when the
+    database goes away mid-trial, recording the failure fails too.)"""
+    while err is not None:
+        if isinstance(err, storage_errors()):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def reachable(storage, study_name: str) -> bool:
+    """Whether the study's storage answers now."""
+    try:
+        load_study(storage, study_name)[0].get_trials(deepcopy=False)
+    except storage_errors():
+        return False
+    return True
+
+
 def run_worker(
     storage,
     study_name: str,
@@ -153,7 +172,11 @@ def run_worker(
         except KeyError as err:
             log(f"{name}: no study {study_name!r} in {shown} ({err})")
             return BAD_STUDY
-        except storage_errors() as err:
+        except Exception as err:
+            cause = storage_error(err)
+            if cause is None and reachable(storage, study_name):
+                raise
+            err = cause or err
             now = time.time()
             unreachable_since = unreachable_since or now
             waited = now - unreachable_since
