@@ -7,7 +7,8 @@ importing higher ones: `checks`; `fashion_files` and `data` (the data set);
 long), `seeding`, `journal` and `checkpoints`; `tuner` (the trial loop and its
 records); `search` (19.1's searches on top of the tuner); `training`, `models`
 and `objectives` (trainer, models, objectives); `curves` (recorded learning
-curves, replayed); `plotting`; and `notebook` (showing this code in notebooks).
+curves, replayed); `simulation` (parallel workers simulated on those curves);
+`plotting`; and `notebook` (showing this code in notebooks).
 """
 
 from d2l_hpo.checkpoints import CheckpointStore
@@ -29,6 +30,8 @@ from d2l_hpo.plotting import (
     plot_log_samples,
     plot_rungs,
     plot_search,
+    plot_timeline,
+    plot_timelines,
 )
 from d2l_hpo.schedulers import (
     BasicScheduler,
@@ -94,6 +97,8 @@ __all__ = [
     "plot_log_samples",
     "plot_rungs",
     "plot_search",
+    "plot_timeline",
+    "plot_timelines",
     "random_search",
     "run_search",
     "seed_everything",

@@ -29,7 +29,6 @@ from d2l_hpo.studies import (
     MAX_RETRY,
     load_study,
     open_storage,
-    redact,
     trials_frame,
 )
 from d2l_hpo.tuner import format_config, wrap_pairs
@@ -111,7 +110,7 @@ class LocalWorkers:
 
     def _spawn(self, name: str) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        log = open(self.log_dir / f"{name.replace(' ', '-')}.log", "a")
+        log = open(self._log(name), "a")
         self.processes[name] = subprocess.Popen(
             [
                 sys.executable,
@@ -216,7 +215,7 @@ class LocalWorkers:
                 if status < 0
                 else f"exit status {status}"
             )
-            self.say(f"{name} died ({cause}); see {self._log(name)}")
+            self.say(f"{name} died ({cause}); its output: {self._log(name).name}")
             self._report_trials()
             for trial in self.study.get_trials(
                 deepcopy=False, states=(TrialState.RUNNING,)
@@ -234,5 +233,6 @@ class LocalWorkers:
                 alive = True
         return alive
 
-    def _log(self, name: str) -> str:
-        return redact(self.log_dir / f"{name.replace(' ', '-')}.log")
+    def _log(self, name: str) -> Path:
+        """Where a worker's output goes (in `log_dir`)."""
+        return self.log_dir / f"{name.replace(' ', '-')}.log"

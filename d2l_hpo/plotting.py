@@ -1,4 +1,5 @@
-"""Figures for HPO: searches, any-time performance, learning curves and rungs.
+"""Figures for HPO: searches, any-time performance, learning curves, rungs, and
+the timelines of simulated workers.
 
 Each function draws into a new figure and returns it. In a notebook, figures are
 shown as PNG at twice the resolution ("retina"), so that they stay sharp on phones.
@@ -6,6 +7,7 @@ shown as PNG at twice the resolution ("retina"), so that they stay sharp on phon
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,6 +16,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from d2l_hpo.simulation import Job, Simulation
 from d2l_hpo.tuner import SearchResults
 
 #: Where a trial's label may go, in points from its marker, in order of preference.
@@ -220,6 +223,148 @@ def plot_rungs(
     ax.set_xlim(levels[0] - 0.5, levels[-1] + 0.5)
     ax.set_xlabel("epochs (rung level)")
     ax.set_ylabel("validation error")
+    return fig
+
+
+#: The colours of the chapter's scheduling figures: a job, and a job whose result
+#: was promoted to the next rung; bars are edged in dark grey.
+TIMELINE_COLOR, PROMOTED_COLOR, EDGE_COLOR = "#b2d9ff", "#66bfff", "#404040"
+#: How high a bar is, as a fraction of a worker's row.
+BAR_HEIGHT = 0.6
+
+
+def _legend_handles(jobs: Sequence[Job]) -> list:
+    """The kinds of bar present, explained in words (none if only one kind)."""
+    from matplotlib.patches import Patch
+
+    promoted = any(job.promoted for job in jobs)
+    handles = [
+        Patch(
+            facecolor=TIMELINE_COLOR,
+            edgecolor=EDGE_COLOR,
+            label="not promoted" if promoted else "training",
+        )
+    ]
+    if promoted:
+        handles.append(
+            Patch(
+                facecolor=PROMOTED_COLOR,
+                edgecolor=EDGE_COLOR,
+                label="promoted to the next rung",
+            )
+        )
+    if any(job.stopped for job in jobs):
+        handles.append(
+            Patch(
+                facecolor=TIMELINE_COLOR,
+                edgecolor=EDGE_COLOR,
+                hatch="///",
+                label="stopped after this rung",
+            )
+        )
+    return handles if len(handles) > 1 else []
+
+
+def _draw_timeline(ax: Axes, simulation: Simulation) -> None:
+    """A row per worker, worker 0 on top, a bar per job; idle time stays white."""
+    n = simulation.num_workers
+    for job in simulation.jobs:
+        ax.barh(
+            n - 1 - job.worker,
+            job.seconds,
+            left=job.start,
+            height=BAR_HEIGHT,
+            color=PROMOTED_COLOR if job.promoted else TIMELINE_COLOR,
+            edgecolor=EDGE_COLOR,
+            linewidth=0.8,
+            hatch="///" if job.stopped else None,
+        )
+    ax.set_yticks(range(n), [f"Worker-{w}" for w in reversed(range(n))])
+    ax.set_ylim(-0.5, n - 0.5)
+    ax.tick_params(axis="y", length=0)
+
+
+def _label_jobs(ax: Axes, simulation: Simulation, label: str) -> None:
+    """Write each job's `label` inside its bar where it fits, else its trial
+    number where that fits, else nothing (the figure must be drawn already)."""
+    renderer = ax.figure.canvas.get_renderer()
+    margin = 6 * ax.figure.dpi / 72  # 3 points either side, in pixels
+    n = simulation.num_workers
+    for job in simulation.jobs:
+        (x0, _), (x1, _) = ax.transData.transform([(job.start, 0), (job.end, 0)])
+        y = n - 1 - job.worker
+        # On a hatched bar, the text gets a plain background, to stay legible.
+        box = {"boxstyle": "square,pad=0.3", "facecolor": TIMELINE_COLOR, "lw": 0}
+        for text in (label.format(**dataclasses.asdict(job)), str(job.trial)):
+            artist = ax.text(
+                (job.start + job.end) / 2, y, text, ha="center", va="center",
+                fontsize=8, clip_on=True, bbox=box if job.stopped else None,
+            )  # fmt: skip
+            artist.set_in_layout(False)
+            if artist.get_window_extent(renderer).width + margin <= x1 - x0:
+                break
+            artist.remove()
+
+
+def plot_timeline(
+    simulation: Simulation,
+    ax: Axes | None = None,
+    title: str | None = None,
+    label: str = "Trial-{trial}",
+) -> Figure:
+    """Which worker trained which trial when: a bar per job, idle time white.
+
+    `label` is formatted with the fields of each `Job` (``trial``, ``config_id``,
+    ``start_epoch``, ``end_epoch``, ...). Jobs whose result was promoted are
+    darker, jobs after which a trial was stopped hatched.
+    """
+    if ax is None:
+        height = 1.3 + 0.4 * simulation.num_workers
+        _, ax = plt.subplots(figsize=(6.5, height), layout="constrained")
+    _draw_timeline(ax, simulation)
+    ax.set_xlim(0, 1.02 * simulation.makespan)
+    ax.set_xlabel("simulated time (seconds)")
+    if title is not None:
+        ax.set_title(title, loc="left", fontsize=10)
+    handles = _legend_handles(simulation.jobs)
+    if handles:
+        ax.legend(
+            handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.35),
+            ncols=len(handles), frameon=False, fontsize=9,
+        )  # fmt: skip
+    ax.figure.canvas.draw()  # settle the layout, so that bar widths are final
+    _label_jobs(ax, simulation, label)
+    return ax.figure
+
+
+def plot_timelines(
+    simulations: Mapping[str, Simulation], label: str = "Trial-{trial}"
+) -> Figure:
+    """Several timelines stacked on one time axis, each titled by its key: e.g.
+    sequential, synchronous and asynchronous scheduling (Fig. 19.3.1)."""
+    rows = [simulation.num_workers for simulation in simulations.values()]
+    fig, axes = plt.subplots(
+        len(rows), 1, sharex=True, layout="constrained",
+        figsize=(6.5, 0.9 + sum(0.4 * n + 0.45 for n in rows)),
+        height_ratios=rows, squeeze=False,
+    )  # fmt: skip
+    axes = axes[:, 0]
+    makespan = max(simulation.makespan for simulation in simulations.values())
+    for ax, (name, simulation) in zip(axes, simulations.items(), strict=True):
+        _draw_timeline(ax, simulation)
+        ax.set_title(name, loc="left", fontsize=10)
+    axes[-1].set_xlim(0, 1.02 * makespan)
+    axes[-1].set_xlabel("simulated time (seconds)")
+    jobs = [job for simulation in simulations.values() for job in simulation.jobs]
+    handles = _legend_handles(jobs)
+    if handles:
+        fig.legend(
+            handles=handles, loc="outside lower center", ncols=len(handles),
+            frameon=False, fontsize=9,
+        )  # fmt: skip
+    fig.canvas.draw()
+    for ax, simulation in zip(axes, simulations.values(), strict=True):
+        _label_jobs(ax, simulation, label)
     return fig
 
 

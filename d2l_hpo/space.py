@@ -252,7 +252,7 @@ def space_to_json(config_space: Mapping[str, Any]) -> dict[str, dict]:
                 "args": [_plain(a) for a in dist.args],
                 "kwds": {k: _plain(v) for k, v in dist.kwds.items()},
             }
-        elif isinstance(dist, Categorical):
+        elif type(dist) is Categorical:
             spec[name] = {"d2l_hpo": "Categorical", "args": [list(dist.choices)]}
         elif type(dist) in _OWN.values():
             spec[name] = {

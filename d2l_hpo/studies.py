@@ -121,8 +121,8 @@ def optuna_distribution(dist: Any) -> BaseDistribution:
         return FloatDistribution(low, high, log=True)
     if name == "uniform":
         return FloatDistribution(low, high)
-    if name == "randint":  # support() is (low - 1, high - 1]: integers low..high-1
-        return IntDistribution(int(low) + 1, int(high))
+    if name == "randint":  # support() is low..high-1, both included
+        return IntDistribution(int(low), int(high))
     raise ValueError(f"no Optuna distribution for scipy.stats.{name}")
 
 
