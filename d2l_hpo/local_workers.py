@@ -22,13 +22,14 @@ from pathlib import Path
 
 import optuna
 import pandas as pd
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from d2l_hpo.studies import (
     MAX_RETRY,
+    RetryFailedTrial,
     load_study,
     open_storage,
+    redact,
     trials_frame,
 )
 from d2l_hpo.tuner import format_config, wrap_pairs
@@ -36,6 +37,11 @@ from d2l_hpo.tuner import format_config, wrap_pairs
 #: Seconds between looks at the study, and how long after the budget a worker
 #: may take to finish its epoch before it is killed.
 POLL_SECONDS, GRACE_SECONDS = 0.5, 120.0
+#: How often a worker that was killed (or lost its storage) is started again.
+MAX_RESTARTS = 3
+#: Exit statuses after which a new worker would fail the same way: a bad study
+#: (2), an objective failing every trial (4), or a crash (1): not restarted.
+NO_RESTART = (1, 2, 4)
 
 
 def requeue(study: optuna.Study, number: int) -> int | None:
@@ -46,10 +52,7 @@ def requeue(study: optuna.Study, number: int) -> int | None:
     except (ValueError, RuntimeError):
         return None  # it finished, or was recovered already
     failed = study.get_trials(deepcopy=False)[number]
-    before = len(study.get_trials(deepcopy=False))
-    RetryHeartbeatStaleTrialCallback(MAX_RETRY)(study, failed)
-    trials = study.get_trials(deepcopy=False)
-    return trials[-1].number if len(trials) > before else None
+    return RetryFailedTrial(MAX_RETRY)(study, failed)
 
 
 def requeue_running(study: optuna.Study) -> list[int]:
@@ -95,6 +98,7 @@ class LocalWorkers:
         self.deadline = math.inf
         self._shown: dict[int, TrialState] = {}
         self._dead: set[str] = set()
+        self._restarts: dict[str, int] = {}
 
     def names(self) -> list[str]:
         return [f"worker {i}" for i in range(self.num_workers)]
@@ -111,7 +115,7 @@ class LocalWorkers:
     def _spawn(self, name: str) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         log = open(self._log(name), "a")
-        self.processes[name] = subprocess.Popen(
+        self.processes[name] = subprocess.Popen(  # own session: no Ctrl-C
             [
                 sys.executable,
                 "-m",
@@ -128,6 +132,7 @@ class LocalWorkers:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            start_new_session=True,
         )
         log.close()
 
@@ -144,7 +149,30 @@ class LocalWorkers:
             print("\n".join(lines[:1] + ["    " + line for line in lines[1:]]))
 
     def watch(self, seconds: float | None = None) -> None:
-        """Print the trials' progress until the workers are done (or `seconds`)."""
+        """Print the trials' progress until the workers are done (or `seconds`).
+
+        Interrupted (Jupyter's stop button, Ctrl-C), it stops the workers first:
+        each ends at its next epoch, its trial cut, as by the budget.
+        """
+        try:
+            self._watch(seconds)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = GRACE_SECONDS) -> None:
+        """Ask every worker to stop at its next epoch's end, and wait for them."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        end = time.time() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, end - time.time()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def _watch(self, seconds: float | None) -> None:
         until = math.inf if seconds is None else time.time() + seconds
         while time.time() < until:
             self._report_trials()
@@ -226,12 +254,28 @@ class LocalWorkers:
                 queued = "" if again is None else f", queued again as trial {again}"
                 self.say(f"trial {trial.number} failed with its worker{queued}")
                 self._shown[trial.number] = TrialState.FAIL
-            if self.restart and time.time() < self.deadline - 1:
+            restarts = self._restarts.get(name, 0)
+            if status in NO_RESTART:
+                self.say(f"{name} is not started again: {self._last_line(name)}")
+            elif self.restart and restarts < MAX_RESTARTS and not self._late():
+                self._restarts[name] = restarts + 1
                 self._spawn(name)
                 self._dead.discard(name)
                 self.say(f"{name} started again")
                 alive = True
         return alive
+
+    def _late(self) -> bool:
+        """Too late to start a worker: it would not finish one epoch in time."""
+        return time.time() > self.deadline - 10
+
+    def _last_line(self, name: str) -> str:
+        """The last line a worker wrote (its reason to exit, without secrets)."""
+        try:
+            lines = self._log(name).read_text().strip().splitlines()
+        except OSError:
+            return "no output"
+        return redact(lines[-1]) if lines else "no output"
 
     def _log(self, name: str) -> Path:
         """Where a worker's output goes (in `log_dir`)."""

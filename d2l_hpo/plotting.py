@@ -311,6 +311,7 @@ def plot_timeline(
     ax: Axes | None = None,
     title: str | None = None,
     label: str = "Trial-{trial}",
+    xlabel: str = "simulated time (seconds)",
 ) -> Figure:
     """Which worker trained which trial when: a bar per job, idle time white.
 
@@ -323,7 +324,7 @@ def plot_timeline(
         _, ax = plt.subplots(figsize=(6.5, height), layout="constrained")
     _draw_timeline(ax, simulation)
     ax.set_xlim(0, 1.02 * simulation.makespan)
-    ax.set_xlabel("simulated time (seconds)")
+    ax.set_xlabel(xlabel)
     if title is not None:
         ax.set_title(title, loc="left", fontsize=10)
     handles = _legend_handles(simulation.jobs)
@@ -365,6 +366,32 @@ def plot_timelines(
     fig.canvas.draw()
     for ax, simulation in zip(axes, simulations.values(), strict=True):
         _label_jobs(ax, simulation, label)
+    return fig
+
+
+def plot_curves_over_time(reports, budget: float | None = None) -> Figure:
+    """Learning curves of a parallel search against wall-clock time: a line per
+    trial (a `reports_frame`), coloured by trial number so that no two share a
+    colour by accident; a dashed line marks the end of the budget."""
+    fig, ax = plt.subplots(figsize=(6.5, 3), layout="constrained")
+    trials = sorted(reports["trial"].unique())
+    cmap = plt.get_cmap("viridis")
+    norm = plt.Normalize(0, max(max(trials, default=0) / 0.9, 1))  # no yellow
+    for trial in trials:
+        rows = reports[reports["trial"] == trial].sort_values("epoch")
+        ax.plot(
+            rows["time"],
+            rows["validation_error"],
+            "o-",
+            ms=3,
+            color=cmap(norm(trial)),
+        )
+    if budget is not None:
+        ax.axvline(budget, color="grey", ls="--", lw=1)
+    mappable = plt.cm.ScalarMappable(cmap=cmap, norm=norm)
+    fig.colorbar(mappable, ax=ax, label="trial number", pad=0.01)
+    ax.set_xlabel("wall-clock time (seconds)")
+    ax.set_ylabel("validation error")
     return fig
 
 

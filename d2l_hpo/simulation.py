@@ -21,6 +21,7 @@ import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from d2l_hpo.checks import integer, positive_float
@@ -130,6 +131,14 @@ class Simulation:
                 best = min(best, job.error)
                 trajectory.append((job.end, best))
         return trajectory
+
+    def incumbent_at(self, times) -> np.ndarray:
+        """The lowest error found by each of `times` (NaN before any), as
+        `SearchResults.incumbent_at`: so `plotting.plot_anytime` draws both."""
+        trajectory = self.incumbent_trajectory()
+        ends = np.array([end for end, _ in trajectory])
+        best = np.array([math.nan] + [error for _, error in trajectory])
+        return best[np.searchsorted(ends, times, side="right")]
 
     def best_error(self, until: float | None = None) -> float:
         """The lowest error of the jobs ended by `until` (NaN if none has)."""

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import math
+import os
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,12 +32,14 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from d2l_hpo.checks import integer
 from d2l_hpo.schedulers import rung_levels
 from d2l_hpo.searchers import RandomSearcher
+from d2l_hpo.seeding import trial_seed
+from d2l_hpo.simulation import Job, Simulation
 from d2l_hpo.space import Categorical, IntUniform, space_from_json, space_to_json
 
 #: The study's user attribute that holds its `StudySettings`.
@@ -126,7 +131,7 @@ def optuna_distribution(dist: Any) -> BaseDistribution:
     raise ValueError(f"no Optuna distribution for scipy.stats.{name}")
 
 
-def suggest(trial: optuna.Trial, config_space: Mapping[str, Any]) -> dict:
+def suggest_config(trial: optuna.Trial, config_space: Mapping[str, Any]) -> dict:
     """A configuration for `trial`: a value per hyperparameter, from its sampler."""
     config = {}
     for name, dist in config_space.items():
@@ -187,58 +192,168 @@ class TrialOrderSampler(optuna.samplers.BaseSampler):
         return value
 
 
-def make_sampler(settings: StudySettings) -> optuna.samplers.BaseSampler:
-    """The searcher of `settings` as an Optuna sampler."""
+def make_sampler(
+    settings: StudySettings, process: int | None = None
+) -> optuna.samplers.BaseSampler:
+    """The searcher of `settings` as an Optuna sampler. TPE's own random draws
+    get a seed per `process`, so that workers do not all start alike."""
     space = space_from_json(settings.config_space)
     if settings.searcher == "tpe":
-        return optuna.samplers.TPESampler(seed=settings.seed)
+        seed = (
+            settings.seed if process is None else trial_seed(settings.seed, process)
+        )
+        return optuna.samplers.TPESampler(seed=seed)
     return TrialOrderSampler(space, settings.initial_config, seed=settings.seed)
+
+
+class _WithoutRetried:
+    """A study as a pruner sees it, without the trials that failed and were run
+    again: their results at the rungs would count their configuration twice."""
+
+    def __init__(self, study: optuna.Study):
+        self._study = study
+
+    def __getattr__(self, name: str):
+        return getattr(self._study, name)
+
+    def get_trials(self, deepcopy: bool = True, states=None) -> list[FrozenTrial]:
+        trials = self._study.get_trials(deepcopy=deepcopy, states=states)
+        retried = {
+            n for t in trials for n in t.system_attrs.get("retry_history", [])
+        }
+        return [t for t in trials if t.number not in retried]
+
+
+class AshaPruner(optuna.pruners.SuccessiveHalvingPruner):
+    """Optuna's ASHA (stopping variant), counting each configuration once at a
+    rung, also when a trial that failed was run again."""
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        return super().prune(_WithoutRetried(study), trial)
 
 
 def make_pruner(settings: StudySettings) -> optuna.pruners.BasePruner:
     """ASHA's stopping variant for ``scheduler="asha"``; no stopping for FIFO."""
     if settings.scheduler == "fifo":
         return optuna.pruners.NopPruner()
-    return optuna.pruners.SuccessiveHalvingPruner(
+    return AshaPruner(
         min_resource=settings.r_min,
         reduction_factor=settings.eta,
         min_early_stopping_rate=0,
     )
 
 
+#: A trial's attributes that belong to its run, not to its configuration: a
+#: trial queued again starts without them.
+RUN_ATTRS = ("worker", "started_at", "report_times", "cut_by_budget", "error")
+
+
+class RetryFailedTrial:
+    """Queue a failed trial's configuration again, at most `max_retry` times: as
+    Optuna's ``RetryHeartbeatStaleTrialCallback``, but the new trial does not
+    inherit what the old one recorded while running (its rungs, its worker)."""
+
+    def __init__(self, max_retry: int = 3):
+        self.max_retry = max_retry
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> int | None:
+        """Add the new trial, waiting for a worker; return its number (or None)."""
+        history = [*trial.system_attrs.get("retry_history", []), trial.number]
+        if len(history) > self.max_retry:
+            return None
+        system_attrs = {
+            key: value
+            for key, value in trial.system_attrs.items()
+            if not key.startswith("completed_rung_")
+        }
+        system_attrs.update(
+            failed_trial=trial.system_attrs.get("failed_trial", trial.number),
+            retry_history=history,
+        )
+        user_attrs = {
+            k: v for k, v in trial.user_attrs.items() if k not in RUN_ATTRS
+        }
+        study.add_trial(
+            optuna.create_trial(
+                state=TrialState.WAITING,
+                params=trial.params,
+                distributions=trial.distributions,
+                user_attrs=user_attrs,
+                system_attrs=system_attrs,
+            )
+        )
+        for queued in reversed(study.get_trials(deepcopy=False)):
+            if queued.system_attrs.get("retry_history") == history:
+                return queued.number
+        return None
+
+
+class FlockLock:
+    """A journal file's lock that the kernel releases when its holder dies (a
+    worker killed while writing), so that the other workers never wait for it.
+    For one machine: ``flock`` is not reliable across NFS."""
+
+    def __init__(self, path: str):
+        self.path = f"{path}.flock"
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        import fcntl
+
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        import fcntl
+
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
 def open_storage(storage: str | Path | optuna.storages.BaseStorage):
     """A storage from its address: a URL (``sqlite:///FILE``,
     ``postgresql://USER@HOST/DB``) or the path of a journal file.
 
-    Databases get heartbeats: the trial of a worker that stops sending them is
-    marked failed after `GRACE_PERIOD` seconds and its configuration queued again.
-    Leave the password out of a PostgreSQL URL: the driver reads it from the
+    Databases get heartbeats: the trial of a worker that has sent none for
+    `GRACE_PERIOD` seconds is marked failed, the next time another worker starts a
+    trial, and its configuration queued again (at most `MAX_RETRY` times). Leave
+    the password out of a PostgreSQL URL: the driver reads it from the
     ``PGPASSWORD`` variable or a ``~/.pgpass`` file, so it never shows.
     """
     if isinstance(storage, optuna.storages.BaseStorage):
         return storage
     address = str(storage)
     if "://" not in address:
-        from optuna.storages.journal import JournalFileBackend
-
-        return optuna.storages.JournalStorage(JournalFileBackend(address))
+        has_flock = importlib.util.find_spec("fcntl") is not None  # not on Windows
+        lock = FlockLock(address) if has_flock else None
+        return optuna.storages.JournalStorage(JournalFileBackend(address, lock))
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if address.startswith("postgresql"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 10}
     return optuna.storages.RDBStorage(
         address,
-        engine_kwargs={"pool_pre_ping": True},
+        engine_kwargs=engine_kwargs,
         heartbeat_interval=HEARTBEAT_INTERVAL,
         grace_period=GRACE_PERIOD,
-        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(MAX_RETRY),
+        heartbeat_stale_trial_callback=RetryFailedTrial(MAX_RETRY),
     )
 
 
 def redact(address: str | Path) -> str:
-    """A storage address fit to print: a password in it becomes ``***``."""
+    """A storage address fit to print: its password (after the user name, or in
+    a ``password=`` parameter) becomes ``***``."""
     address = str(address)
     if "://" not in address:
         return address
-    from sqlalchemy.engine import make_url
-
-    return make_url(address).render_as_string(hide_password=True)
+    scheme, rest = address.split("://", 1)
+    userinfo, at, host = rest.rpartition("@")
+    if at and ":" in userinfo:
+        rest = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    rest = re.sub(r"(?i)(password=)[^&]*", r"\1***", rest)
+    return f"{scheme}://{rest}"
 
 
 def create_study(
@@ -287,6 +402,8 @@ def create_study(
     wanted = dataclasses.asdict(settings)
     if stored is None:
         study.set_user_attr(SETTINGS_KEY, wanted)
+        if searcher == "tpe" and initial_config is not None:
+            study.enqueue_trial(dict(initial_config))  # TPE's first trial
     elif stored != wanted:
         raise ValueError(
             f"the storage already holds a study {study_name!r} with other settings "
@@ -296,10 +413,18 @@ def create_study(
     return study
 
 
-def load_study(storage, study_name: str) -> tuple[optuna.Study, StudySettings]:
-    """A study made by `create_study`, with its sampler and pruner, and settings."""
-    storage = open_storage(storage)
-    bare = optuna.load_study(study_name=study_name, storage=storage)
+def load_study(
+    storage, study_name: str, process: int | None = None
+) -> tuple[optuna.Study, StudySettings]:
+    """A study made by `create_study`, with its sampler and pruner, and settings
+    (`process` seeds TPE's random draws per worker)."""
+    shown, storage = redact(storage), open_storage(storage)
+    try:
+        bare = optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        raise KeyError(
+            f"no study {study_name!r} in {shown}: make it with create_study"
+        ) from None
     if SETTINGS_KEY not in bare.user_attrs:
         raise ValueError(
             f"study {study_name!r} was not made by d2l_hpo.create_study: it has no "
@@ -309,7 +434,7 @@ def load_study(storage, study_name: str) -> tuple[optuna.Study, StudySettings]:
     study = optuna.load_study(
         study_name=study_name,
         storage=storage,
-        sampler=make_sampler(settings),
+        sampler=make_sampler(settings, process),
         pruner=make_pruner(settings),
     )
     return study, settings
@@ -327,9 +452,10 @@ def study_start(study: optuna.Study) -> float:
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """One row per trial: number, config id, worker, state, hyperparameters,
-    epochs trained, last validation error, start and end (seconds from the
-    study's start); a trial still running or cut by the budget has no end."""
+    """One row per trial: number, config id, worker, state (complete, pruned,
+    failed, running, or cut by the budget), hyperparameters, epochs trained, last
+    validation error, start and end (seconds from the study's start); a trial
+    running or cut has no end."""
     origin = study_start(study)
     rows = []
     for trial in study.get_trials(deepcopy=False):
@@ -342,7 +468,11 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
                 "trial": trial.number,
                 "config_id": config_id(trial),
                 "worker": trial.user_attrs.get("worker", ""),
-                "state": trial.state.name.lower(),
+                "state": (
+                    "cut"
+                    if trial.user_attrs.get("cut_by_budget")
+                    else trial.state.name.lower()
+                ),
                 **trial.params,
                 "epochs": len(trial.intermediate_values),
                 "validation_error": (
@@ -350,7 +480,10 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
                     if trial.intermediate_values
                     else math.nan
                 ),
-                "start": trial.datetime_start.timestamp() - origin,
+                "start": trial.user_attrs.get(
+                    "started_at", trial.datetime_start.timestamp()
+                )
+                - origin,
                 "end": (
                     end.timestamp() - origin
                     if end is not None and trial.state in FINISHED
@@ -400,3 +533,27 @@ def incumbent_trajectory(reports: pd.DataFrame) -> pd.DataFrame:
             "best": np.minimum.accumulate(ordered["validation_error"].to_numpy()),
         }
     )
+
+
+def timeline(study: optuna.Study) -> Simulation:
+    """A real run as a `Simulation` of its jobs (a trial per job, on its worker,
+    from its start to its last report), for `plotting.plot_timeline`."""
+    frame = trials_frame(study)
+    names = sorted(set(frame["worker"]), key=lambda w: (len(w), w))
+    jobs = [
+        Job(
+            worker=names.index(row.worker),
+            trial=row.trial,
+            config_id=row.config_id,
+            start=row.start,
+            end=row.end if not math.isnan(row.end) else row.last_report,
+            start_epoch=0,
+            end_epoch=row.epochs,
+            stopped=row.state == "pruned",
+            error=row.validation_error,
+        )
+        for row in frame.itertuples()
+        if row.epochs > 0
+    ]
+    settings = StudySettings(**study.user_attrs[SETTINGS_KEY])
+    return Simulation(jobs, max(len(names), 1), final_epoch=settings.max_epochs)

@@ -31,8 +31,9 @@ from d2l_hpo.studies import (
     config_id,
     import_objective,
     load_study,
+    open_storage,
     redact,
-    suggest,
+    suggest_config,
 )
 
 #: Exit statuses: done, bad arguments or study, storage unreachable too long,
@@ -70,7 +71,8 @@ def make_objective(
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker)
-        config = suggest(trial, space)
+        trial.set_user_attr("started_at", time.time())
+        config = suggest_config(trial, space)
         seed_everything(trial_seed(settings.seed, config_id(trial)))
         times: list[float] = []
 
@@ -84,12 +86,17 @@ def make_objective(
                 trial.set_user_attr("cut_by_budget", True)
                 raise BudgetSpent(f"wall-clock budget spent after epoch {epoch}")
 
-        error = function(
-            **config,
-            max_epochs=settings.max_epochs,
-            report=report,
-            **settings.objective_kwargs,
-        )
+        try:
+            error = function(
+                **config,
+                max_epochs=settings.max_epochs,
+                report=report,
+                **settings.objective_kwargs,
+            )
+        except Exception as err:  # what the worker's log will name
+            if not isinstance(err, optuna.TrialPruned | BudgetSpent):
+                trial.set_user_attr("error", f"{type(err).__name__}: {err}")
+            raise
         return float(error)
 
     return objective
@@ -112,13 +119,25 @@ def storage_error(err: BaseException | None) -> BaseException | None:
     return None
 
 
-def reachable(storage, study_name: str) -> bool:
-    """Whether the study's storage answers now."""
+def reachable(storage) -> bool:
+    """Whether the storage answers now."""
     try:
-        load_study(storage, study_name)[0].get_trials(deepcopy=False)
+        open_storage(storage).get_all_studies()
     except storage_errors():
         return False
     return True
+
+
+def taken_over(err: BaseException) -> bool:
+    """Whether `err` says the trial is no longer this worker's: another worker
+    failed it (and queued it again) after this one's heartbeat had stopped."""
+    while err is not None:
+        if isinstance(err, optuna.exceptions.UpdateFinishedTrialError) or (
+            isinstance(err, ValueError) and "Cannot tell" in str(err)
+        ):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
 
 
 def run_worker(
@@ -132,54 +151,61 @@ def run_worker(
     log: Callable[[str], None] = print,
 ) -> int:
     """Run trials of the study until `deadline` (seconds since the epoch) or until
-    it has `max_trials` finished trials; return the exit status."""
+    it has `max_trials` finished trials; return the exit status.
+
+    If the storage cannot be reached, the worker retries every 2 seconds; after
+    `reconnect_timeout` seconds without a trial recorded, it gives up.
+    """
     name = name or f"{socket.gethostname()}:{os.getpid()}"
     if not isinstance(deadline, Deadline):
         deadline = Deadline(deadline)
     shown = redact(storage)
-    unreachable_since = None
+    trouble_since: list[float] = []  # first storage error since the last trial
     failures: list[bool] = []
+
+    def enough(study: optuna.Study, trial) -> None:
+        trouble_since.clear()  # a trial was recorded: the storage works
+        cut = trial.user_attrs.get("cut_by_budget", False)
+        failing = trial.state == TrialState.FAIL and not cut
+        failures.append(failing)
+        if failing:
+            error = trial.user_attrs.get("error", "")
+            log(f"{name}: trial {trial.number} failed: {error}")
+        done = study.get_trials(deepcopy=False, states=FINISHED)
+        if failures[-MAX_FAILURES:] == [True] * MAX_FAILURES or deadline.passed():
+            study.stop()
+        if max_trials is not None and len(done) >= max_trials:
+            study.stop()
+
     while not deadline.passed():
         try:
-            study, settings = load_study(storage, study_name)
-            unreachable_since = None
-            objective = make_objective(settings, name, deadline)
-
-            def enough(study: optuna.Study, trial) -> None:
-                cut = trial.user_attrs.get("cut_by_budget", False)
-                failing = trial.state == TrialState.FAIL and not cut
-                failures.append(failing)
-                if failing:
-                    reason = trial.system_attrs.get("fail_reason", "")
-                    log(f"{name}: trial {trial.number} failed: {reason}")
-                done = study.get_trials(deepcopy=False, states=FINISHED)
-                if failures[-MAX_FAILURES:] == [True] * MAX_FAILURES:
-                    study.stop()
-                if deadline.passed() or (
-                    max_trials is not None and len(done) >= max_trials
-                ):
-                    study.stop()
-
+            study, settings = load_study(storage, study_name, process=os.getpid())
             if max_trials is not None:
                 finished = study.get_trials(deepcopy=False, states=FINISHED)
                 if len(finished) >= max_trials:
                     break
+            objective = make_objective(settings, name, deadline)
             study.optimize(objective, callbacks=[enough], catch=(Exception,))
             if failures[-MAX_FAILURES:] == [True] * MAX_FAILURES:
                 log(f"{name}: {MAX_FAILURES} trials in a row failed; stopping")
                 return FAILING
             break
         except KeyError as err:
-            log(f"{name}: no study {study_name!r} in {shown} ({err})")
+            if not reachable(storage):
+                continue  # the study is there, the storage is not: retry
+            log(f"{name}: {err.args[0]}")
             return BAD_STUDY
         except Exception as err:
             cause = storage_error(err)
-            if cause is None and reachable(storage, study_name):
+            if cause is None and taken_over(err):
+                log(f"{name}: its trial was taken over after a missed heartbeat")
+                continue
+            if cause is None and reachable(storage):
                 raise
             err = cause or err
             now = time.time()
-            unreachable_since = unreachable_since or now
-            waited = now - unreachable_since
+            trouble_since[:] = trouble_since or [now]
+            waited = now - trouble_since[0]
             reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
             if waited >= reconnect_timeout:
                 log(

@@ -19,13 +19,16 @@ bash scripts/setup.sh
 # The reader editions (what Colab and Studio Lab open) are run by nbval as well, those
 # of the quick notebooks: the long ones' editions have the same code cells and outputs
 # as their sources (tests/test_reader_edition.py), which nbval runs.
-READER=(what-is-hpo.ipynb what-is-hpo-solutions.ipynb sh-intro-solutions.ipynb)
+READER=(what-is-hpo.ipynb what-is-hpo-solutions.ipynb sh-intro-solutions.ipynb
+  sh-async-solutions.ipynb)
 editions=()
 for nb in "${READER[@]}"; do
   for folder in notebooks/chapter19 notebooks-student/chapter19; do
     [ -f "$folder/$nb" ] && editions+=("$folder/$nb")
   done
 done
+# The scale-out tests need PostgreSQL (setup.sh installs it): fail, never skip, here.
+export D2L_HPO_REQUIRE_POSTGRES=1
 .venv/bin/python -m pytest tests chapter19 "${editions[@]}" \
   --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg "$@"
 if [ "$quick" = 0 ]; then

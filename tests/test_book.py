@@ -281,6 +281,7 @@ def test_math_renders_on_every_page_with_the_network_blocked(offline_visits):
     assert offline_visits["chapter19/what-is-hpo-solutions.html"]["formulas"] >= 43
     assert offline_visits["chapter19/hyperopt-api.html"]["formulas"] >= 5
     assert offline_visits["chapter19/sh-intro.html"]["formulas"] >= 30
+    assert offline_visits["chapter19/sh-async.html"]["formulas"] >= 15
 
 
 def test_no_page_logs_an_error_in_the_console(offline_visits):
@@ -369,7 +370,9 @@ def test_screenshots_of_19_1_as_a_reader_sees_it(page, width, height):
     [
         f"chapter19/{name}.html"
         for name in ("what-is-hpo", "what-is-hpo-solutions", "hyperopt-api",
-                     "hyperopt-api-solutions", "sh-intro", "sh-intro-solutions")
+                     "hyperopt-api-solutions", "rs-async", "rs-async-solutions",
+                     "sh-intro", "sh-intro-solutions", "sh-async",
+                     "sh-async-solutions")
     ],
 )  # fmt: skip
 def test_code_fits_the_column_at_1280_pixels(page, path):

@@ -30,6 +30,8 @@ def resolve(expression: str):
     if parts[0] == "d2l":
         obj, parts = d2l, parts[1:]
     for part in parts:
+        if not hasattr(obj, part) and obj is d2l_hpo:  # a module not imported yet
+            importlib.import_module(f"d2l_hpo.{part}")
         obj = getattr(obj, part)
     return obj
 
@@ -165,7 +167,7 @@ def test_the_experts_corrections_of_19_1_are_in_the_text():
     text = markdown_text(WHAT_IS_HPO)
     assert r"$y \sim" not in text and r"N(0, \sigma)$" not in text
     assert "(counting layers from 1) is relevant only if the network has\nat least $l$" in text
-    assert "rs-async.html)) and by\nusing cheaper-to-evaluate approximations" in text
+    assert "rs-async.ipynb)) and by\nusing cheaper-to-evaluate approximations" in text
     exercise_3 = text[text.index(":label: ex-hpo-grid") :]
     assert "{cite:t}`bergstra2012random`" in exercise_3 and "bergstra2011" not in exercise_3
     assert "is the better alternative to grid search" not in text
@@ -182,28 +184,30 @@ def test_every_output_nbval_skips_is_followed_by_a_compared_check_of_its_claim(p
         lines = "".join(o.get("text", "") for o in check.outputs).splitlines()
         assert lines and all(line.endswith(": True") for line in lines), check.source
     # Few outputs are not compared, and each for a reason: 19.1's noise demonstration,
-    # and the two real searches of 19.2's solutions (an MLP whose errors move by about
-    # 0.001 between CPUs).
-    assert len(skipped) <= (2 if path.name == "hyperopt-api-solutions.ipynb" else 1)
+    # the two real searches of 19.2's solutions (an MLP whose errors move by about
+    # 0.001 between CPUs), and the runs of worker processes in 19.3 and 19.5 (which
+    # trial ran where, and how many finished, depends on timing).
+    allowed = {"hyperopt-api-solutions.ipynb": 2, "rs-async.ipynb": 4,
+               "rs-async-solutions.ipynb": 2, "sh-async.ipynb": 1}  # fmt: skip
+    assert len(skipped) <= allowed.get(path.name, 1)
 
 
-def test_the_chapter_index_links_each_planned_section_to_its_original():
+def test_the_chapter_index_links_every_section():
     rows = [r for r in (TOP / "chapter19" / "index.md").read_text().splitlines() if "| 19." in r]
     assert [r.split("|")[1].split()[0] for r in rows] == ["19.1", "19.2", "19.3", "19.4", "19.5"]
-    here = {"19.1": "what-is-hpo", "19.2": "hyperopt-api", "19.4": "sh-intro"}
-    planned = {"19.3": "rs-async", "19.5": "sh-async"}
+    here = {"19.1": "what-is-hpo", "19.2": "hyperopt-api", "19.3": "rs-async",
+            "19.4": "sh-intro", "19.5": "sh-async"}  # fmt: skip
     for row in rows:
         number = row.split("|")[1].split()[0]
-        if number in here:
-            assert f"]({here[number]})" in row and row.rstrip().endswith("| here |"), row
-            assert (TOP / "chapter19" / f"{here[number]}.ipynb").exists()
-        else:
-            link = f"(https://d2l.ai/chapter_hyperparameter-optimization/{planned[number]}.html)"
-            assert "planned" in row and link in row, row
+        assert f"]({here[number]})" in row and row.rstrip().endswith("| here |"), row
+        assert (TOP / "chapter19" / f"{here[number]}.ipynb").exists()
+        assert (TOP / "chapter19" / f"{here[number]}-solutions.ipynb").exists()
 
 
 HYPEROPT_API = TOP / "chapter19" / "hyperopt-api.ipynb"
 SH_INTRO = TOP / "chapter19" / "sh-intro.ipynb"
+RS_ASYNC = TOP / "chapter19" / "rs-async.ipynb"
+SH_ASYNC = TOP / "chapter19" / "sh-async.ipynb"
 
 
 @pytest.mark.parametrize(
@@ -218,6 +222,14 @@ SH_INTRO = TOP / "chapter19" / "sh-intro.ipynb"
                         "19.2.8. Exercises"]),
         (SH_INTRO, ["19.4. Multi-Fidelity Hyperparameter Optimization",
                     "19.4.1. Successive Halving", "19.4.2. Summary", "19.4.3. Exercises"]),
+        (RS_ASYNC, ["19.3. Asynchronous Random Search", "19.3.1. Objective Function",
+                    "19.3.2. Asynchronous Scheduler",
+                    "19.3.3. Visualize the Asynchronous Optimization Process",
+                    "19.3.4. Summary", "19.3.5. Exercises"]),
+        (SH_ASYNC, ["19.5. Asynchronous Successive Halving", "19.5.1. Objective Function",
+                    "19.5.2. Asynchronous Scheduler",
+                    "19.5.3. Visualize the Optimization Process", "19.5.4. Summary",
+                    "19.5.5. Exercises"]),
     ],
 )  # fmt: skip
 def test_the_new_sections_mirror_the_chapters_headings(path, expected):
@@ -286,3 +298,20 @@ def test_every_figure_has_a_numbered_caption_and_alt_text(path):
             options = cell.metadata.get("mystnb", {})
             assert options["figure"]["name"].startswith("fig-"), cell.source[:60]
             assert len(options["figure"]["caption"]) > 40 and len(options["image"]["alt"]) > 40
+
+
+def test_19_3_and_19_5_run_the_chapters_settings_on_worker_processes():
+    rs = "\n".join(c.source for c in cells(RS_ASYNC, "code"))
+    sh = "\n".join(c.source for c in cells(SH_ASYNC, "code"))
+    for code in (rs, sh):
+        assert "n_workers = 2" in code and "LocalWorkers(" in code
+        assert '"learning_rate": stats.loguniform(1e-2, 1)' in code
+        assert 'initial_config = {"learning_rate": 0.1, "batch_size": 128}' in code
+    assert "r_min, r_max, eta = 2, 10, 2" in sh and 'scheduler="asha"' in sh
+    # The text corrects the original's "1 or 2 epochs" (written for r_min = 1).
+    text = markdown_text(SH_ASYNC)
+    assert "after 2 or 4 epochs" in text and '"1 or 2 epochs"' in text
+    started = output_lines(RS_ASYNC, "workers = LocalWorkers(")
+    assert started and all(len(line) <= 80 for line in started)
+    assert re.fullmatch(r" *[\d.]+ s  worker \d starts trial 0: learning_rate = 0.1, "
+                        r"batch_size = 128", started[0])  # fmt: skip

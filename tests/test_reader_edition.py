@@ -35,7 +35,12 @@ SOURCES = sorted(CHAPTER.glob("*.ipynb"))
 MAIN = "what-is-hpo.ipynb"
 SOLUTIONS = "what-is-hpo-solutions.ipynb"
 SOLUTION_TAG = "solution"
-UNCITED = {"hyperopt-api-solutions.ipynb", "sh-intro-solutions.ipynb"}  # cite nothing
+UNCITED = {  # cite nothing
+    "hyperopt-api-solutions.ipynb",
+    "rs-async-solutions.ipynb",
+    "sh-intro-solutions.ipynb",
+    "sh-async-solutions.ipynb",
+}
 
 CITATION_ROLE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]*)`")
 NAME = r"[^\W\d_][\w'’-]*"

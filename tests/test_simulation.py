@@ -377,3 +377,13 @@ def test_a_simulation_prints_as_a_frame_and_checks_its_arguments():
         synchronous(CURVES, [0], 0)
     with pytest.raises(ValueError, match="overhead"):
         sequential(CURVES, [0], overhead=-1.0)
+
+
+def test_incumbent_at_reads_the_trajectory_like_search_results():
+    run = asynchronous(CURVES, list(range(6)), 2)
+    trajectory = run.incumbent_trajectory()
+    first_end, first_best = trajectory[0]
+    last_end, last_best = trajectory[-1]
+    found = run.incumbent_at([0.0, first_end, last_end + 1])
+    assert np.isnan(found[0]) and found[1] == first_best and found[2] == last_best
+    assert last_best == min(CURVES.error(i) for i in range(6))

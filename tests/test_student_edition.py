@@ -15,7 +15,10 @@ from tests.conftest import build_book  # noqa: E402
 TOP = Path(__file__).resolve().parents[1]
 SOLUTIONS = TOP / "chapter19" / "what-is-hpo-solutions.ipynb"
 #: Each section's one cell tagged as a solution: its link to the solutions page.
-SOLUTION_LINKS = {"chapter19/what-is-hpo": 1, "chapter19/hyperopt-api": 1, "chapter19/sh-intro": 1}
+SOLUTION_LINKS = {
+    f"chapter19/{name}": 1
+    for name in ("what-is-hpo", "hyperopt-api", "rs-async", "sh-intro", "sh-async")
+}
 
 
 def tagged(notebook) -> list:

@@ -132,4 +132,76 @@ def test_the_budget_cuts_a_running_trial_at_an_epochs_end(tmp_path):
     assert trial.state == TrialState.FAIL
     assert trial.user_attrs["cut_by_budget"] and len(trial.intermediate_values) == 1
     assert math.isnan(trials_frame(study)["end"][0])
+    assert trials_frame(study)["state"][0] == "cut"
     assert config_id(trial) == 0
+
+
+def test_redact_hides_passwords_in_every_place_libpq_reads_them():
+    assert redact("postgresql://hpo:p@ss@db/s") == "postgresql://hpo:***@db/s"
+    assert (
+        redact("postgresql://hpo@db/s?password=zz&sslmode=require")
+        == "postgresql://hpo@db/s?password=***&sslmode=require"
+    )
+
+
+def completed(number_value, **system_attrs):
+    return optuna.create_trial(
+        value=number_value,
+        params={"x": 0.5},
+        distributions={"x": FloatDistribution(0, 1)},
+        intermediate_values={1: number_value},
+        system_attrs=system_attrs,
+    )
+
+
+def study_with_a_retried_trial() -> optuna.Study:
+    """Trial 0 finished (0.5 after epoch 1); trial 1 failed after 0.1 at epoch 1
+    and was queued again (trial 2)."""
+    from d2l_hpo.studies import RetryFailedTrial
+
+    study = optuna.create_study()
+    study.add_trial(completed(0.5, completed_rung_0=0.5))
+    failed = optuna.create_trial(
+        state=TrialState.FAIL,
+        params={"x": 0.25},
+        distributions={"x": FloatDistribution(0, 1)},
+        intermediate_values={1: 0.1},
+        user_attrs={"worker": "w1", "report_times": [1.0], "note": "kept"},
+        system_attrs={"completed_rung_0": 0.1},
+    )
+    study.add_trial(failed)
+    assert RetryFailedTrial(max_retry=1)(study, study.trials[1]) == 2
+    return study
+
+
+def test_a_retried_trial_starts_clean():
+    from d2l_hpo.studies import RetryFailedTrial
+
+    study = study_with_a_retried_trial()
+    retry = study.trials[2]
+    assert retry.state == TrialState.WAITING and retry.params == {"x": 0.25}
+    assert retry.user_attrs == {"note": "kept"}
+    assert "completed_rung_0" not in retry.system_attrs
+    assert retry.system_attrs["failed_trial"] == 1 and config_id(retry) == 1
+    assert RetryFailedTrial(max_retry=1)(study, retry) is None  # retried once only
+
+
+@pytest.mark.parametrize("asha", [True, False])
+def test_a_retried_configuration_counts_once_at_a_rung(asha):
+    from d2l_hpo.studies import AshaPruner
+
+    # A new trial at 0.3 after one epoch: among [0.5, 0.3] it goes on; had the
+    # failed run's 0.1 counted as well, Optuna's own pruner stops it.
+    study = study_with_a_retried_trial()
+    pruner = (AshaPruner if asha else optuna.pruners.SuccessiveHalvingPruner)(1, 2)
+    trial = study.ask()
+    trial.report(0.3, 1)
+    assert pruner.prune(study, study._storage.get_trial(trial._trial_id)) != asha
+
+
+def test_tpe_starts_from_the_initial_configuration(tmp_path):
+    replay_study(tmp_path, name="tpe", searcher="tpe")
+    assert run_worker(tmp_path / "tpe.journal", "tpe", max_trials=3, log=str) == 0
+    study, _ = load_study(tmp_path / "tpe.journal", "tpe")
+    assert study.trials[0].params == INITIAL
+    assert len({tuple(t.params.values()) for t in study.trials}) == 3

@@ -42,6 +42,23 @@ def server():
     server.stop(remove=True)
 
 
+@pytest.fixture
+def processes():
+    """Worker processes started by a test, killed if it fails half-way."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+
+
+def wait_for(condition, timeout: float = 60) -> None:
+    end = time.time() + timeout
+    while not condition():
+        assert time.time() < end, "timed out"
+        time.sleep(0.2)
+
+
 def new_study(url: str, name: str, env: dict) -> None:
     os.environ["PGPASSWORD"] = env["PGPASSWORD"]
     try:
@@ -105,7 +122,7 @@ def wait(processes, timeout: float) -> list[int]:
     return codes
 
 
-def test_three_workers_survive_a_killed_one(server, tmp_path):
+def test_three_workers_survive_a_killed_one(server, tmp_path, processes):
     url = server.url()
     new_study(url, "scale-out", {"PGPASSWORD": PASSWORD})
     pgpass = tmp_path / "pgpass"
@@ -120,6 +137,7 @@ def test_three_workers_survive_a_killed_one(server, tmp_path):
     workers = [
         start_worker(url, "scale-out", f"w{i}", tmp_path, envs[i], *budget) for i in range(3)
     ]
+    processes += workers
     # Kill w1 in the middle of a trial: after its trial's first report.
     victim = None
     deadline = time.time() + 60
@@ -132,6 +150,9 @@ def test_three_workers_survive_a_killed_one(server, tmp_path):
         time.sleep(0.2)
     assert victim is not None, "w1 never ran a trial"
     workers[1].send_signal(signal.SIGKILL)
+    # Early enough that the others are still at work when its heartbeat is missed.
+    done = finished_trials(url, "scale-out")
+    assert sum(t.state == TrialState.COMPLETE for t in done) <= 8
     assert wait([workers[0], workers[2]], timeout=120) == [0, 0]
 
     trials = finished_trials(url, "scale-out")
@@ -149,7 +170,7 @@ def test_three_workers_survive_a_killed_one(server, tmp_path):
         assert PASSWORD not in log.read_text()
 
 
-def test_workers_outlive_a_database_restart(server, tmp_path):
+def test_workers_outlive_a_database_restart(server, tmp_path, processes):
     url = server.url()
     new_study(url, "restart", {"PGPASSWORD": PASSWORD})
     env = worker_env(PGPASSWORD=PASSWORD)
@@ -168,8 +189,13 @@ def test_workers_outlive_a_database_restart(server, tmp_path):
         "--reconnect-timeout",
         "2",
     )
-    while sum(t.state == TrialState.COMPLETE for t in finished_trials(url, "restart")) < 4:
-        time.sleep(0.2)
+    processes += [*patient, hasty]
+
+    def four_done():
+        trials = finished_trials(url, "restart")
+        return sum(t.state == TrialState.COMPLETE for t in trials) >= 4
+
+    wait_for(four_done)
     before = {
         t.number: t.value for t in finished_trials(url, "restart") if t.state == TrialState.COMPLETE
     }
@@ -179,6 +205,7 @@ def test_workers_outlive_a_database_restart(server, tmp_path):
     server.start()
     assert wait(patient, timeout=120) == [0, 0]
     again = start_worker(url, "restart", "again", tmp_path, env, "--max-trials", "16")
+    processes.append(again)
     assert again.wait(timeout=60) == 0
 
     trials = finished_trials(url, "restart")
