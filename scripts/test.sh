@@ -3,7 +3,7 @@
 # notebook's stored outputs against a fresh run (nbval), then the same again under other
 # CPU instruction sets and thread counts (scripts/portability.sh). Creates the
 # environment first if needed.
-#   bash scripts/test.sh            everything (about 40 minutes on 2 cores)
+#   bash scripts/test.sh            everything (about 45 minutes on 2 cores)
 #   bash scripts/test.sh --quick    without the portability variants
 # Other arguments go to the first pytest run.
 set -euo pipefail

@@ -387,7 +387,7 @@ def test_code_fits_the_column_at_1280_pixels(page, path):
         )
     finally:
         view.close()
-    assert len(widths) >= 10
+    assert len(widths) >= 5  # the page has code to check
     assert [w for w in widths if w[0] > w[1]] == []  # no code block scrolls sideways
 
 
