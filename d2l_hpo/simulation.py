@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import math
 import numbers
 from collections.abc import Iterable, Sequence
@@ -90,14 +91,31 @@ class Simulation:
         """
         until = self.makespan if until is None else float(until)
         idle = 0.0
-        for worker in range(self.num_workers):
+        for jobs in self.by_worker():
             free_since = 0.0
-            for job in sorted(self.jobs, key=lambda job: job.start):
-                if job.worker == worker and job.start < until:
+            for job in jobs:
+                if job.start < until:
                     idle += max(0.0, job.start - free_since)
                     free_since = max(free_since, job.end)
             idle += max(0.0, until - free_since)
         return idle
+
+    def by_worker(self) -> list[list[Job]]:
+        """Each worker's jobs, in the order they started."""
+        ordered = sorted(self.jobs, key=lambda job: job.start)
+        return [
+            [job for job in ordered if job.worker == worker]
+            for worker in range(self.num_workers)
+        ]
+
+    def waits(self) -> list[float]:
+        """Every wait of a worker between the end of a job and the start of its
+        next one (not before its first job, nor after its last)."""
+        return [
+            later.start - earlier.end
+            for jobs in self.by_worker()
+            for earlier, later in itertools.pairwise(jobs)
+        ]
 
     def finish_times(self) -> list[float]:
         """When each finished trial finished (trained fully, or stopped), sorted."""

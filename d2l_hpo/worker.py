@@ -18,7 +18,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import optuna
 from optuna.trial import TrialState
@@ -109,14 +109,17 @@ def storage_errors() -> tuple[type[Exception], ...]:
     return (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError)
 
 
+def chain(err: BaseException | None) -> Iterator[BaseException]:
+    """`err` and the exceptions it was raised from or while handling."""
+    while err is not None:
+        yield err
+        err = err.__cause__ or err.__context__
+
+
 def storage_error(err: BaseException | None) -> BaseException | None:
     """The storage error in `err`'s chain, if any. (Optuna can lose it: when the
     database goes away mid-trial, recording the failure fails too.)"""
-    while err is not None:
-        if isinstance(err, storage_errors()):
-            return err
-        err = err.__cause__ or err.__context__
-    return None
+    return next((e for e in chain(err) if isinstance(e, storage_errors())), None)
 
 
 def reachable(storage) -> bool:
@@ -131,13 +134,11 @@ def reachable(storage) -> bool:
 def taken_over(err: BaseException) -> bool:
     """Whether `err` says the trial is no longer this worker's: another worker
     failed it (and queued it again) after this one's heartbeat had stopped."""
-    while err is not None:
-        if isinstance(err, optuna.exceptions.UpdateFinishedTrialError) or (
-            isinstance(err, ValueError) and "Cannot tell" in str(err)
-        ):
-            return True
-        err = err.__cause__ or err.__context__
-    return False
+    return any(
+        isinstance(e, optuna.exceptions.UpdateFinishedTrialError)
+        or (isinstance(e, ValueError) and "Cannot tell" in str(e))
+        for e in chain(err)
+    )
 
 
 def run_worker(

@@ -387,3 +387,14 @@ def test_incumbent_at_reads_the_trajectory_like_search_results():
     found = run.incumbent_at([0.0, first_end, last_end + 1])
     assert np.isnan(found[0]) and found[1] == first_best and found[2] == last_best
     assert last_best == min(CURVES.error(i) for i in range(6))
+
+
+def test_waits_are_the_gaps_between_a_workers_jobs():
+    sync = synchronous(CURVES, list(range(6)), 2)
+    waits = sync.waits()
+    assert len(waits) == 4 and min(waits) >= 0  # 3 jobs per worker: 2 gaps each
+    # Everything the workers waited for between jobs is idle time, and only the
+    # waiting after the last job is not a wait.
+    last = sum(sync.makespan - jobs[-1].end for jobs in sync.by_worker())
+    assert sum(waits) + last == pytest.approx(sync.idle_seconds())
+    assert asynchronous(CURVES, list(range(6)), 2).waits() == [0.0] * 4
